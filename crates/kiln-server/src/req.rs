@@ -1,0 +1,368 @@
+//! Request parsing that names the field on every mistake.
+//!
+//! MLflow clients send JSON bodies (POST/PATCH/DELETE) or query strings (GET),
+//! with proto3-JSON leniency: int64 as numbers or strings, doubles as numbers or
+//! "NaN"/"Infinity" strings. A request is read into a JSON object first and
+//! fields are taken out one by one, so an error can say which field was wrong.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::Method;
+use serde_json::{Map, Value};
+
+use kiln_store::validation::{invalid_value, missing_value};
+use kiln_store::{StoreError, Tag};
+
+use crate::ApiError;
+
+/// Largest JSON request body accepted (dataset profiles can be large).
+pub const MAX_JSON_BODY: usize = 64 * 1024 * 1024;
+
+pub struct Req(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for Req {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let method = req.method().clone();
+        let mut map = Map::new();
+        if let Some(q) = req.uri().query() {
+            parse_query(q, &mut map);
+        }
+        if method != Method::GET {
+            let body = Bytes::from_request(req, state)
+                .await
+                .map_err(|e| StoreError::new(kiln_store::ErrorCode::BadRequest, format!("could not read request body: {e}")))?;
+            if !body.iter().all(u8::is_ascii_whitespace) {
+                let v: Value = parse_json(&body)?;
+                match v {
+                    Value::Object(o) => map.extend(o),
+                    other => {
+                        return Err(StoreError::new(
+                            kiln_store::ErrorCode::BadRequest,
+                            format!("Malformed request body: expected a JSON object, got {}", kind(&other)),
+                        )
+                        .into())
+                    }
+                }
+            }
+        }
+        Ok(Req(map))
+    }
+}
+
+/// Parses JSON, accepting the bare `NaN` / `Infinity` / `-Infinity` tokens that
+/// Python's `json.dumps` writes, by rewriting them as strings outside string literals.
+fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    match serde_json::from_slice(body) {
+        Ok(v) => Ok(v),
+        Err(first) => {
+            let text = std::str::from_utf8(body).map_err(|_| malformed("request body is not UTF-8"))?;
+            if let Some(fixed) = quote_nonfinite(text) {
+                if let Ok(v) = serde_json::from_str(&fixed) {
+                    return Ok(v);
+                }
+            }
+            Err(malformed(&first.to_string()))
+        }
+    }
+}
+
+fn malformed(why: &str) -> ApiError {
+    StoreError::new(kiln_store::ErrorCode::BadRequest, format!("Malformed JSON request body: {why}")).into()
+}
+
+fn quote_nonfinite(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut in_str = false;
+    let mut escaped = false;
+    let mut changed = false;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if in_str {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_str = false;
+            }
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        let mut matched = false;
+        for tok in ["-Infinity", "Infinity", "NaN"] {
+            if rest.starts_with(tok) {
+                out.push('"');
+                out.push_str(tok);
+                out.push('"');
+                rest = &rest[tok.len()..];
+                changed = true;
+                matched = true;
+                break;
+            }
+        }
+        if matched {
+            continue;
+        }
+        if c == '"' {
+            in_str = true;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    changed.then_some(out)
+}
+
+fn parse_query(q: &str, map: &mut Map<String, Value>) {
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = decode(k);
+        let v = Value::String(decode(v));
+        match map.get_mut(&k) {
+            Some(Value::Array(a)) => a.push(v),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Value::Array(vec![first, v]);
+            }
+            None => {
+                map.insert(k, v);
+            }
+        }
+    }
+}
+
+fn decode(s: &str) -> String {
+    let plus = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus).decode_utf8_lossy().into_owned()
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn wrong(field: &str, v: &Value, expected: &str) -> StoreError {
+    let shown = serde_json::to_string(v).unwrap_or_default();
+    StoreError::invalid(format!("Invalid value {shown} for parameter '{field}' supplied: expected {expected}, got {}", kind(v)))
+}
+
+pub fn value_str(field: &str, v: &Value) -> Result<String, StoreError> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(wrong(field, other, "a string")),
+    }
+}
+
+pub fn value_i64(field: &str, v: &Value) -> Result<i64, StoreError> {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64))
+            .ok_or_else(|| wrong(field, v, "a 64-bit integer")),
+        Value::String(s) => s
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| StoreError::invalid(invalid_value(field, s, Some("expected a 64-bit integer")))),
+        other => Err(wrong(field, other, "a 64-bit integer")),
+    }
+}
+
+pub fn value_f64(field: &str, v: &Value) -> Result<f64, StoreError> {
+    match v {
+        Value::Number(n) => n.as_f64().ok_or_else(|| wrong(field, v, "a number")),
+        Value::String(s) => match s.trim() {
+            "NaN" | "nan" => Ok(f64::NAN),
+            "Infinity" | "inf" | "Inf" => Ok(f64::INFINITY),
+            "-Infinity" | "-inf" | "-Inf" => Ok(f64::NEG_INFINITY),
+            t => t.parse::<f64>().map_err(|_| {
+                StoreError::invalid(invalid_value(field, s, Some("Please specify value as a valid double (64-bit floating point)")))
+            }),
+        },
+        other => Err(wrong(field, other, "a number")),
+    }
+}
+
+fn value_bool(field: &str, v: &Value) -> Result<bool, StoreError> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+        other => Err(wrong(field, other, "true or false")),
+    }
+}
+
+impl Req {
+    fn get(&self, field: &str) -> Option<&Value> {
+        self.0.get(field).filter(|v| !v.is_null())
+    }
+
+    pub fn opt_str(&self, field: &str) -> Result<Option<String>, StoreError> {
+        self.get(field).map(|v| value_str(field, v)).transpose()
+    }
+
+    /// A required, non-empty string.
+    pub fn str(&self, field: &str) -> Result<String, StoreError> {
+        match self.opt_str(field)? {
+            Some(s) if !s.is_empty() => Ok(s),
+            _ => Err(StoreError::invalid(missing_value(field))),
+        }
+    }
+
+    /// `run_id`, or the older `run_uuid`.
+    pub fn run_id(&self) -> Result<String, StoreError> {
+        match self.opt_str("run_id")?.filter(|s| !s.is_empty()) {
+            Some(s) => Ok(s),
+            None => self.str("run_uuid").map_err(|_| StoreError::invalid(missing_value("run_id"))),
+        }
+    }
+
+    pub fn opt_i64(&self, field: &str) -> Result<Option<i64>, StoreError> {
+        self.get(field).map(|v| value_i64(field, v)).transpose()
+    }
+
+    pub fn i64(&self, field: &str) -> Result<i64, StoreError> {
+        self.opt_i64(field)?.ok_or_else(|| StoreError::invalid(missing_value(field)))
+    }
+
+    pub fn f64(&self, field: &str) -> Result<f64, StoreError> {
+        let v = self.get(field).ok_or_else(|| StoreError::invalid(missing_value(field)))?;
+        value_f64(field, v)
+    }
+
+    pub fn opt_bool(&self, field: &str) -> Result<Option<bool>, StoreError> {
+        self.get(field).map(|v| value_bool(field, v)).transpose()
+    }
+
+    /// A list field; a single value (as a query string gives) counts as a list of one.
+    pub fn list(&self, field: &str) -> Result<Vec<Value>, StoreError> {
+        match self.get(field) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(a)) => Ok(a.clone()),
+            Some(v @ (Value::String(_) | Value::Number(_))) => Ok(vec![v.clone()]),
+            Some(other) => Err(wrong(field, other, "a list")),
+        }
+    }
+
+    pub fn str_list(&self, field: &str) -> Result<Vec<String>, StoreError> {
+        self.list(field)?.iter().enumerate().map(|(i, v)| value_str(&format!("{field}[{i}]"), v)).collect()
+    }
+
+    /// A list of objects (e.g. `metrics`), each checked to be an object.
+    pub fn objects(&self, field: &str) -> Result<Vec<Obj>, StoreError> {
+        self.list(field)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::Object(o) => Ok(Obj { path: format!("{field}[{i}]"), map: o }),
+                other => Err(wrong(&format!("{field}[{i}]"), &other, "an object")),
+            })
+            .collect()
+    }
+
+    /// `[{key, value}]` tag/param lists.
+    pub fn tags(&self, field: &str) -> Result<Vec<Tag>, StoreError> {
+        self.objects(field)?.iter().map(Obj::tag).collect()
+    }
+}
+
+/// A nested JSON object, with its path for messages (`metrics[3]`).
+pub struct Obj {
+    pub path: String,
+    pub map: Map<String, Value>,
+}
+
+impl Obj {
+    fn field_path(&self, field: &str) -> String {
+        format!("{}.{field}", self.path)
+    }
+
+    fn get(&self, field: &str) -> Option<&Value> {
+        self.map.get(field).filter(|v| !v.is_null())
+    }
+
+    pub fn opt_str(&self, field: &str) -> Result<Option<String>, StoreError> {
+        self.get(field).map(|v| value_str(&self.field_path(field), v)).transpose()
+    }
+
+    pub fn str(&self, field: &str) -> Result<String, StoreError> {
+        self.opt_str(field)?.ok_or_else(|| StoreError::invalid(missing_value(&self.field_path(field))))
+    }
+
+    pub fn opt_i64(&self, field: &str) -> Result<Option<i64>, StoreError> {
+        self.get(field).map(|v| value_i64(&self.field_path(field), v)).transpose()
+    }
+
+    pub fn f64(&self, field: &str) -> Result<f64, StoreError> {
+        let v = self.get(field).ok_or_else(|| StoreError::invalid(missing_value(&self.field_path(field))))?;
+        value_f64(&self.field_path(field), v)
+    }
+
+    pub fn tag(&self) -> Result<Tag, StoreError> {
+        Ok(Tag::new(self.str("key")?, self.opt_str("value")?.unwrap_or_default()))
+    }
+
+    pub fn tags(&self, field: &str) -> Result<Vec<Tag>, StoreError> {
+        match self.get(field) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(a)) => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::Object(o) => Obj { path: format!("{}[{i}]", self.field_path(field)), map: o.clone() }.tag(),
+                    other => Err(wrong(&format!("{}[{i}]", self.field_path(field)), other, "an object")),
+                })
+                .collect(),
+            Some(other) => Err(wrong(&self.field_path(field), other, "a list")),
+        }
+    }
+
+    pub fn obj(&self, field: &str) -> Result<Obj, StoreError> {
+        match self.get(field) {
+            Some(Value::Object(o)) => Ok(Obj { path: self.field_path(field), map: o.clone() }),
+            Some(other) => Err(wrong(&self.field_path(field), other, "an object")),
+            None => Err(StoreError::invalid(missing_value(&self.field_path(field)))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_nonfinite_tokens_become_strings() {
+        let v = parse_json(br#"{"value": NaN, "b": -Infinity, "s": "NaN in a string"}"#).ok().unwrap();
+        assert_eq!(v["value"], "NaN");
+        assert_eq!(v["b"], "-Infinity");
+        assert_eq!(v["s"], "NaN in a string");
+        assert!(parse_json(b"{not json").is_err());
+    }
+
+    #[test]
+    fn query_strings_repeat_into_lists() {
+        let mut m = Map::new();
+        parse_query("run_ids=a&run_ids=b&metric_key=x%20y&path=a%2Fb", &mut m);
+        assert_eq!(m["run_ids"], serde_json::json!(["a", "b"]));
+        assert_eq!(m["metric_key"], "x y");
+        assert_eq!(m["path"], "a/b");
+    }
+
+    #[test]
+    fn fields_are_named_in_errors() {
+        let r = Req(serde_json::from_str(r#"{"experiment_id": {"a": 1}, "step": "x", "max_results": "10"}"#).unwrap());
+        assert!(r.str("experiment_id").unwrap_err().message.contains("'experiment_id'"));
+        assert!(r.opt_i64("step").unwrap_err().message.contains("'step'"));
+        assert_eq!(r.opt_i64("max_results").unwrap(), Some(10));
+        assert!(r.str("name").unwrap_err().message.contains("Missing value for required parameter 'name'"));
+        assert_eq!(value_f64("v", &Value::String("Infinity".into())).unwrap(), f64::INFINITY);
+    }
+}
