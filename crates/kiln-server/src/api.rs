@@ -6,6 +6,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use kiln_store::filter::{LoggedModelDataset, LoggedModelOrder};
 use kiln_store::validation::missing_value;
 use kiln_store::{
     DatasetInput, LoggedModelCreate, Metric, ModelInput, ModelOutput, ModelVersionCreate, Page, RunCreate, SearchRuns,
@@ -50,20 +51,34 @@ pub fn routes() -> Router<AppState> {
         .route("/logged-models/search", post(search_logged_models))
         .route(
             "/logged-models/{model_id}",
-            get(get_logged_model).patch(finalize_logged_model).delete(delete_logged_model),
+            get(get_logged_model)
+                .patch(finalize_logged_model)
+                .delete(delete_logged_model),
         )
-        .route("/logged-models/{model_id}/tags", axum::routing::patch(set_logged_model_tags))
+        .route(
+            "/logged-models/{model_id}/tags",
+            axum::routing::patch(set_logged_model_tags),
+        )
         .route("/logged-models/{model_id}/tags/{key}", delete(delete_logged_model_tag))
         .route("/logged-models/{model_id}/params", post(log_logged_model_params))
         .route("/server-info", get(server_info))
         // registry
         .route("/registered-models/create", post(create_registered_model))
         .route("/registered-models/rename", post(rename_registered_model))
-        .route("/registered-models/update", axum::routing::patch(update_registered_model))
+        .route(
+            "/registered-models/update",
+            axum::routing::patch(update_registered_model),
+        )
         .route("/registered-models/delete", delete(delete_registered_model))
         .route("/registered-models/get", get(get_registered_model))
-        .route("/registered-models/search", get(search_registered_models).post(search_registered_models))
-        .route("/registered-models/get-latest-versions", post(get_latest_versions).get(get_latest_versions))
+        .route(
+            "/registered-models/search",
+            get(search_registered_models).post(search_registered_models),
+        )
+        .route(
+            "/registered-models/get-latest-versions",
+            post(get_latest_versions).get(get_latest_versions),
+        )
         .route("/registered-models/set-tag", post(set_registered_model_tag))
         .route("/registered-models/delete-tag", delete(delete_registered_model_tag))
         .route(
@@ -74,7 +89,10 @@ pub fn routes() -> Router<AppState> {
         .route("/model-versions/update", axum::routing::patch(update_model_version))
         .route("/model-versions/delete", delete(delete_model_version))
         .route("/model-versions/get", get(get_model_version))
-        .route("/model-versions/search", get(search_model_versions).post(search_model_versions))
+        .route(
+            "/model-versions/search",
+            get(search_model_versions).post(search_model_versions),
+        )
         .route("/model-versions/get-download-uri", get(get_download_uri))
         .route("/model-versions/transition-stage", post(transition_stage))
         .route("/model-versions/set-tag", post(set_model_version_tag))
@@ -114,15 +132,23 @@ fn view_type(r: &Req) -> Result<ViewType, StoreError> {
 }
 
 fn order_by(r: &Req) -> Result<Vec<String>, StoreError> {
-    Ok(r.str_list("order_by")?.into_iter().filter(|s| !s.trim().is_empty()).collect())
+    Ok(r.str_list("order_by")?
+        .into_iter()
+        .filter(|s| !s.trim().is_empty())
+        .collect())
 }
 
 // ------------------------------------------------------------------ experiments
 
 async fn create_experiment(State(s): State<AppState>, r: Req) -> ApiResult {
-    let name = r.opt_str("name")?.ok_or_else(|| StoreError::invalid(missing_value("name")))?;
+    let name = r
+        .opt_str("name")?
+        .ok_or_else(|| StoreError::invalid(missing_value("name")))?;
     let loc = r.opt_str("artifact_location")?.filter(|l| !l.is_empty());
-    let id = s.store.create_experiment(&name, loc.as_deref(), &r.tags("tags")?).await?;
+    let id = s
+        .store
+        .create_experiment(&name, loc.as_deref(), &r.tags("tags")?)
+        .await?;
     Ok(Json(json!({ "experiment_id": id })))
 }
 
@@ -158,12 +184,16 @@ async fn update_experiment(State(s): State<AppState>, r: Req) -> ApiResult {
 
 async fn set_experiment_tag(State(s): State<AppState>, r: Req) -> ApiResult {
     let value = r.opt_str("value")?.unwrap_or_default();
-    s.store.set_experiment_tag(&r.str("experiment_id")?, &r.str("key")?, &value).await?;
+    s.store
+        .set_experiment_tag(&r.str("experiment_id")?, &r.str("key")?, &value)
+        .await?;
     ok()
 }
 
 async fn delete_experiment_tag(State(s): State<AppState>, r: Req) -> ApiResult {
-    s.store.delete_experiment_tag(&r.str("experiment_id")?, &r.str("key")?).await?;
+    s.store
+        .delete_experiment_tag(&r.str("experiment_id")?, &r.str("key")?)
+        .await?;
     ok()
 }
 
@@ -187,7 +217,10 @@ async fn create_run(State(s): State<AppState>, r: Req) -> ApiResult {
     let run = s
         .store
         .create_run(RunCreate {
-            experiment_id: r.opt_str("experiment_id")?.filter(|e| !e.is_empty()).unwrap_or_else(|| "0".into()),
+            experiment_id: r
+                .opt_str("experiment_id")?
+                .filter(|e| !e.is_empty())
+                .unwrap_or_else(|| "0".into()),
             user_id: r.opt_str("user_id")?.unwrap_or_default(),
             start_time: r.opt_i64("start_time")?,
             run_name: r.opt_str("run_name")?,
@@ -201,7 +234,12 @@ async fn update_run(State(s): State<AppState>, r: Req) -> ApiResult {
     let run_id = r.run_id()?;
     let info = s
         .store
-        .update_run(&run_id, r.opt_str("status")?.as_deref(), r.opt_i64("end_time")?, r.opt_str("run_name")?.as_deref())
+        .update_run(
+            &run_id,
+            r.opt_str("status")?.as_deref(),
+            r.opt_i64("end_time")?,
+            r.opt_str("run_name")?.as_deref(),
+        )
         .await?;
     Ok(Json(json!({ "run_info": info })))
 }
@@ -223,7 +261,12 @@ async fn get_run(State(s): State<AppState>, r: Req) -> ApiResult {
 
 fn metric_from(o: &crate::req::Obj, default_ts: i64) -> Result<Metric, StoreError> {
     let key = o.str("key")?;
-    let mut m = Metric::new(key, o.f64("value")?, o.opt_i64("timestamp")?.unwrap_or(default_ts), o.opt_i64("step")?.unwrap_or(0));
+    let mut m = Metric::new(
+        key,
+        o.f64("value")?,
+        o.opt_i64("timestamp")?.unwrap_or(default_ts),
+        o.opt_i64("step")?.unwrap_or(0),
+    );
     m.model_id = o.opt_str("model_id")?.filter(|s| !s.is_empty());
     m.dataset_name = o.opt_str("dataset_name")?.filter(|s| !s.is_empty());
     m.dataset_digest = o.opt_str("dataset_digest")?.filter(|s| !s.is_empty());
@@ -232,7 +275,12 @@ fn metric_from(o: &crate::req::Obj, default_ts: i64) -> Result<Metric, StoreErro
 
 async fn log_metric(State(s): State<AppState>, r: Req) -> ApiResult {
     let run_id = r.run_id()?;
-    let mut m = Metric::new(r.str("key")?, r.f64("value")?, r.i64("timestamp")?, r.opt_i64("step")?.unwrap_or(0));
+    let mut m = Metric::new(
+        r.str("key")?,
+        r.f64("value")?,
+        r.i64("timestamp")?,
+        r.opt_i64("step")?.unwrap_or(0),
+    );
     m.model_id = r.opt_str("model_id")?.filter(|s| !s.is_empty());
     m.dataset_name = r.opt_str("dataset_name")?.filter(|s| !s.is_empty());
     m.dataset_digest = r.opt_str("dataset_digest")?.filter(|s| !s.is_empty());
@@ -264,7 +312,10 @@ async fn log_batch(State(s): State<AppState>, r: Req) -> ApiResult {
     let params = r.tags("params")?;
     let tags = r.tags("tags")?;
     kiln_store::validation::validate_batch_limits(metrics.len(), params.len(), tags.len())?;
-    let metrics = metrics.iter().map(|o| metric_from(o, now)).collect::<Result<Vec<_>, _>>()?;
+    let metrics = metrics
+        .iter()
+        .map(|o| metric_from(o, now))
+        .collect::<Result<Vec<_>, _>>()?;
     s.store.log_batch(&run_id, &metrics, &params, &tags).await?;
     ok()
 }
@@ -275,7 +326,9 @@ async fn log_model_history(State(s): State<AppState>, r: Req) -> ApiResult {
     let run_id = r.run_id()?;
     let model_json = r.str("model_json")?;
     let model: Value = serde_json::from_str(&model_json).map_err(|e| {
-        StoreError::invalid(format!("Invalid value for parameter 'model_json' supplied: not JSON ({e})"))
+        StoreError::invalid(format!(
+            "Invalid value for parameter 'model_json' supplied: not JSON ({e})"
+        ))
     })?;
     let run = s.store.get_run(&run_id).await?;
     let key = "mlflow.log-model.history";
@@ -287,7 +340,9 @@ async fn log_model_history(State(s): State<AppState>, r: Req) -> ApiResult {
         .and_then(|t| serde_json::from_str(&t.value).ok())
         .unwrap_or_default();
     history.push(model);
-    s.store.set_tag(&run_id, key, &Value::Array(history).to_string()).await?;
+    s.store
+        .set_tag(&run_id, key, &Value::Array(history).to_string())
+        .await?;
     ok()
 }
 
@@ -308,7 +363,15 @@ async fn log_inputs(State(s): State<AppState>, r: Req) -> ApiResult {
             },
         });
     }
-    let models = r.objects("models")?.iter().map(|o| Ok(ModelInput { model_id: o.str("model_id")? })).collect::<Result<Vec<_>, StoreError>>()?;
+    let models = r
+        .objects("models")?
+        .iter()
+        .map(|o| {
+            Ok(ModelInput {
+                model_id: o.str("model_id")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
     s.store.log_inputs(&run_id, &datasets, &models).await?;
     ok()
 }
@@ -318,7 +381,12 @@ async fn log_outputs(State(s): State<AppState>, r: Req) -> ApiResult {
     let models = r
         .objects("models")?
         .iter()
-        .map(|o| Ok(ModelOutput { model_id: o.str("model_id")?, step: o.opt_i64("step")?.unwrap_or(0) }))
+        .map(|o| {
+            Ok(ModelOutput {
+                model_id: o.str("model_id")?,
+                step: o.opt_i64("step")?.unwrap_or(0),
+            })
+        })
         .collect::<Result<Vec<_>, StoreError>>()?;
     s.store.log_outputs(&run_id, &models).await?;
     ok()
@@ -342,7 +410,12 @@ async fn search_runs(State(s): State<AppState>, r: Req) -> ApiResult {
 async fn get_metric_history(State(s): State<AppState>, r: Req) -> ApiResult {
     let page = s
         .store
-        .get_metric_history(&r.run_id()?, &r.str("metric_key")?, r.opt_i64("max_results")?, r.opt_str("page_token")?.as_deref())
+        .get_metric_history(
+            &r.run_id()?,
+            &r.str("metric_key")?,
+            r.opt_i64("max_results")?,
+            r.opt_str("page_token")?.as_deref(),
+        )
         .await?;
     page_json("metrics", &page)
 }
@@ -406,11 +479,29 @@ async fn log_logged_model_params(State(s): State<AppState>, Path(id): Path<Strin
 }
 
 async fn search_logged_models(State(s): State<AppState>, r: Req) -> ApiResult {
+    let mut orders = Vec::new();
+    for o in r.objects("order_by")? {
+        orders.push(LoggedModelOrder {
+            field_name: o.str("field_name")?,
+            ascending: o.opt_bool("ascending")?.unwrap_or(true),
+            dataset_name: o.opt_str("dataset_name")?,
+            dataset_digest: o.opt_str("dataset_digest")?,
+        });
+    }
+    let mut datasets = Vec::new();
+    for d in r.objects("datasets")? {
+        datasets.push(LoggedModelDataset {
+            dataset_name: d.str("dataset_name")?,
+            dataset_digest: d.opt_str("dataset_digest")?,
+        });
+    }
     let page = s
         .store
         .search_logged_models(
             &r.str_list("experiment_ids")?,
             &r.opt_str("filter")?.unwrap_or_default(),
+            &datasets,
+            &orders,
             r.opt_i64("max_results")?,
             r.opt_str("page_token")?.as_deref(),
         )
@@ -437,7 +528,10 @@ async fn server_info() -> ApiResult {
 
 async fn create_registered_model(State(s): State<AppState>, r: Req) -> ApiResult {
     let name = r.opt_str("name")?.unwrap_or_default();
-    let rm = s.store.create_registered_model(&name, &r.tags("tags")?, r.opt_str("description")?.as_deref()).await?;
+    let rm = s
+        .store
+        .create_registered_model(&name, &r.tags("tags")?, r.opt_str("description")?.as_deref())
+        .await?;
     Ok(Json(json!({ "registered_model": rm })))
 }
 
@@ -448,7 +542,10 @@ async fn rename_registered_model(State(s): State<AppState>, r: Req) -> ApiResult
 }
 
 async fn update_registered_model(State(s): State<AppState>, r: Req) -> ApiResult {
-    let rm = s.store.update_registered_model(&r.str("name")?, r.opt_str("description")?.as_deref()).await?;
+    let rm = s
+        .store
+        .update_registered_model(&r.str("name")?, r.opt_str("description")?.as_deref())
+        .await?;
     Ok(Json(json!({ "registered_model": rm })))
 }
 
@@ -476,7 +573,10 @@ async fn search_registered_models(State(s): State<AppState>, r: Req) -> ApiResul
 }
 
 async fn get_latest_versions(State(s): State<AppState>, r: Req) -> ApiResult {
-    let mvs = s.store.get_latest_versions(&r.str("name")?, &r.str_list("stages")?).await?;
+    let mvs = s
+        .store
+        .get_latest_versions(&r.str("name")?, &r.str_list("stages")?)
+        .await?;
     let mut m = Map::new();
     if !mvs.is_empty() {
         m.insert("model_versions".into(), to_value(&mvs));
@@ -486,18 +586,24 @@ async fn get_latest_versions(State(s): State<AppState>, r: Req) -> ApiResult {
 
 async fn set_registered_model_tag(State(s): State<AppState>, r: Req) -> ApiResult {
     let value = r.opt_str("value")?.unwrap_or_default();
-    s.store.set_registered_model_tag(&r.str("name")?, &r.str("key")?, &value).await?;
+    s.store
+        .set_registered_model_tag(&r.str("name")?, &r.str("key")?, &value)
+        .await?;
     ok()
 }
 
 async fn delete_registered_model_tag(State(s): State<AppState>, r: Req) -> ApiResult {
-    s.store.delete_registered_model_tag(&r.str("name")?, &r.str("key")?).await?;
+    s.store
+        .delete_registered_model_tag(&r.str("name")?, &r.str("key")?)
+        .await?;
     ok()
 }
 
 async fn set_alias(State(s): State<AppState>, r: Req) -> ApiResult {
     let alias = r.opt_str("alias")?.unwrap_or_default();
-    s.store.set_registered_model_alias(&r.str("name")?, &alias, &r.str("version")?).await?;
+    s.store
+        .set_registered_model_alias(&r.str("name")?, &alias, &r.str("version")?)
+        .await?;
     ok()
 }
 
@@ -508,7 +614,10 @@ async fn delete_alias(State(s): State<AppState>, r: Req) -> ApiResult {
 }
 
 async fn get_model_version_by_alias(State(s): State<AppState>, r: Req) -> ApiResult {
-    let mv = s.store.get_model_version_by_alias(&r.str("name")?, &r.str("alias")?).await?;
+    let mv = s
+        .store
+        .get_model_version_by_alias(&r.str("name")?, &r.str("alias")?)
+        .await?;
     Ok(Json(json!({ "model_version": mv })))
 }
 
@@ -532,13 +641,19 @@ async fn create_model_version(State(s): State<AppState>, r: Req) -> ApiResult {
 async fn update_model_version(State(s): State<AppState>, r: Req) -> ApiResult {
     let mv = s
         .store
-        .update_model_version(&r.str("name")?, &r.str("version")?, r.opt_str("description")?.as_deref())
+        .update_model_version(
+            &r.str("name")?,
+            &r.str("version")?,
+            r.opt_str("description")?.as_deref(),
+        )
         .await?;
     Ok(Json(json!({ "model_version": mv })))
 }
 
 async fn delete_model_version(State(s): State<AppState>, r: Req) -> ApiResult {
-    s.store.delete_model_version(&r.str("name")?, &r.str("version")?).await?;
+    s.store
+        .delete_model_version(&r.str("name")?, &r.str("version")?)
+        .await?;
     ok()
 }
 
@@ -561,7 +676,10 @@ async fn search_model_versions(State(s): State<AppState>, r: Req) -> ApiResult {
 }
 
 async fn get_download_uri(State(s): State<AppState>, r: Req) -> ApiResult {
-    let uri = s.store.get_model_version_download_uri(&r.str("name")?, &r.str("version")?).await?;
+    let uri = s
+        .store
+        .get_model_version_download_uri(&r.str("name")?, &r.str("version")?)
+        .await?;
     Ok(Json(json!({ "artifact_uri": uri })))
 }
 
@@ -580,11 +698,15 @@ async fn transition_stage(State(s): State<AppState>, r: Req) -> ApiResult {
 
 async fn set_model_version_tag(State(s): State<AppState>, r: Req) -> ApiResult {
     let value = r.opt_str("value")?.unwrap_or_default();
-    s.store.set_model_version_tag(&r.str("name")?, &r.str("version")?, &r.str("key")?, &value).await?;
+    s.store
+        .set_model_version_tag(&r.str("name")?, &r.str("version")?, &r.str("key")?, &value)
+        .await?;
     ok()
 }
 
 async fn delete_model_version_tag(State(s): State<AppState>, r: Req) -> ApiResult {
-    s.store.delete_model_version_tag(&r.str("name")?, &r.str("version")?, &r.str("key")?).await?;
+    s.store
+        .delete_model_version_tag(&r.str("name")?, &r.str("version")?, &r.str("key")?)
+        .await?;
     ok()
 }

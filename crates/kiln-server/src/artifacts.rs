@@ -47,7 +47,11 @@ pub async fn list_under_uri(state: &AppState, uri: &str, sub: &str) -> Result<Ve
     let root = state.artifacts.path_for_uri(uri)?;
     let sub = safe_relative_path(sub)?;
     let dir = join(&root, &sub);
-    let prefix = if root.is_empty() { String::new() } else { format!("{root}/") };
+    let prefix = if root.is_empty() {
+        String::new()
+    } else {
+        format!("{root}/")
+    };
     let entries = state.artifacts.list(&dir).await?;
     Ok(entries
         .into_iter()
@@ -78,7 +82,10 @@ async fn list_root(State(s): State<AppState>, r: Req) -> ApiResult {
 }
 
 fn content_type(path: &str) -> &'static str {
-    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = path
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "json" => "application/json",
         "txt" | "log" | "md" | "yaml" | "yml" | "py" | "toml" | "csv" | "html" | "htm" | "js" | "svg" => {

@@ -44,7 +44,11 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(code = self.0.code.as_str(), message = %self.0.message, "request failed");
         }
-        (status, Json(json!({"error_code": self.0.code.as_str(), "message": self.0.message}))).into_response()
+        (
+            status,
+            Json(json!({"error_code": self.0.code.as_str(), "message": self.0.message})),
+        )
+            .into_response()
     }
 }
 
@@ -72,7 +76,11 @@ pub fn app(state: AppState) -> Router {
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "OK").into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store unavailable: {}", e.message)).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store unavailable: {}", e.message),
+        )
+            .into_response(),
     }
 }
 

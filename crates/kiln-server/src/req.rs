@@ -18,7 +18,7 @@ use crate::ApiError;
 /// Largest JSON request body accepted (dataset profiles can be large).
 pub const MAX_JSON_BODY: usize = 64 * 1024 * 1024;
 
-pub struct Req(pub Map<String, Value>);
+pub struct Req(pub Map<String, Value>, Vec<String>);
 
 impl<S: Send + Sync> FromRequest<S> for Req {
     type Rejection = ApiError;
@@ -29,25 +29,52 @@ impl<S: Send + Sync> FromRequest<S> for Req {
         if let Some(q) = req.uri().query() {
             parse_query(q, &mut map);
         }
+        let from_query: Vec<String> = map.keys().cloned().collect();
+        if method == Method::POST || method == Method::PUT {
+            // As `mlflow server`: a body declared as something other than JSON is refused.
+            if let Some(ct) = req.headers().get(axum::http::header::CONTENT_TYPE) {
+                let ct = ct
+                    .to_str()
+                    .unwrap_or("")
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                if !ct.is_empty() && ct != "application/json" {
+                    return Err(StoreError::invalid(format!(
+                        "Bad Request. Content-Type must be one of ['application/json'], got '{ct}'."
+                    ))
+                    .into());
+                }
+            }
+        }
         if method != Method::GET {
-            let body = Bytes::from_request(req, state)
-                .await
-                .map_err(|e| StoreError::new(kiln_store::ErrorCode::BadRequest, format!("could not read request body: {e}")))?;
+            let body = Bytes::from_request(req, state).await.map_err(|e| {
+                StoreError::new(
+                    kiln_store::ErrorCode::BadRequest,
+                    format!("could not read request body: {e}"),
+                )
+            })?;
             if !body.iter().all(u8::is_ascii_whitespace) {
                 let v: Value = parse_json(&body)?;
                 match v {
                     Value::Object(o) => map.extend(o),
                     other => {
-                        return Err(StoreError::new(
-                            kiln_store::ErrorCode::BadRequest,
-                            format!("Malformed request body: expected a JSON object, got {}", kind(&other)),
-                        )
+                        return Err(StoreError::invalid(format!(
+                            "Malformed request body: expected a JSON object, got {}",
+                            kind(&other)
+                        ))
                         .into())
                     }
                 }
             }
         }
-        Ok(Req(map))
+        let from_query = from_query
+            .into_iter()
+            .filter(|k| map.get(k).is_some_and(|v| !v.is_object()))
+            .collect();
+        Ok(Req(map, from_query))
     }
 }
 
@@ -69,7 +96,7 @@ fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
 }
 
 fn malformed(why: &str) -> ApiError {
-    StoreError::new(kiln_store::ErrorCode::BadRequest, format!("Malformed JSON request body: {why}")).into()
+    StoreError::invalid(format!("Malformed JSON request body: {why}")).into()
 }
 
 fn quote_nonfinite(text: &str) -> Option<String> {
@@ -135,7 +162,9 @@ fn parse_query(q: &str, map: &mut Map<String, Value>) {
 
 fn decode(s: &str) -> String {
     let plus = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&plus).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(&plus)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -151,13 +180,16 @@ fn kind(v: &Value) -> &'static str {
 
 fn wrong(field: &str, v: &Value, expected: &str) -> StoreError {
     let shown = serde_json::to_string(v).unwrap_or_default();
-    StoreError::invalid(format!("Invalid value {shown} for parameter '{field}' supplied: expected {expected}, got {}", kind(v)))
+    StoreError::invalid(format!(
+        "Invalid value {shown} for parameter '{field}' supplied: expected {expected}, got {}",
+        kind(v)
+    ))
 }
 
+/// Strings are strings: like protobuf JSON (and `mlflow server`), a number is refused.
 pub fn value_str(field: &str, v: &Value) -> Result<String, StoreError> {
     match v {
         Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
         other => Err(wrong(field, other, "a string")),
     }
 }
@@ -166,7 +198,11 @@ pub fn value_i64(field: &str, v: &Value) -> Result<i64, StoreError> {
     match v {
         Value::Number(n) => n
             .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64))
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
+                    .map(|f| f as i64)
+            })
             .ok_or_else(|| wrong(field, v, "a 64-bit integer")),
         Value::String(s) => s
             .trim()
@@ -184,7 +220,11 @@ pub fn value_f64(field: &str, v: &Value) -> Result<f64, StoreError> {
             "Infinity" | "inf" | "Inf" => Ok(f64::INFINITY),
             "-Infinity" | "-inf" | "-Inf" => Ok(f64::NEG_INFINITY),
             t => t.parse::<f64>().map_err(|_| {
-                StoreError::invalid(invalid_value(field, s, Some("Please specify value as a valid double (64-bit floating point)")))
+                StoreError::invalid(invalid_value(
+                    field,
+                    s,
+                    Some("Please specify value as a valid double (64-bit floating point)"),
+                ))
             }),
         },
         other => Err(wrong(field, other, "a number")),
@@ -221,7 +261,9 @@ impl Req {
     pub fn run_id(&self) -> Result<String, StoreError> {
         match self.opt_str("run_id")?.filter(|s| !s.is_empty()) {
             Some(s) => Ok(s),
-            None => self.str("run_uuid").map_err(|_| StoreError::invalid(missing_value("run_id"))),
+            None => self
+                .str("run_uuid")
+                .map_err(|_| StoreError::invalid(missing_value("run_id"))),
         }
     }
 
@@ -230,11 +272,14 @@ impl Req {
     }
 
     pub fn i64(&self, field: &str) -> Result<i64, StoreError> {
-        self.opt_i64(field)?.ok_or_else(|| StoreError::invalid(missing_value(field)))
+        self.opt_i64(field)?
+            .ok_or_else(|| StoreError::invalid(missing_value(field)))
     }
 
     pub fn f64(&self, field: &str) -> Result<f64, StoreError> {
-        let v = self.get(field).ok_or_else(|| StoreError::invalid(missing_value(field)))?;
+        let v = self
+            .get(field)
+            .ok_or_else(|| StoreError::invalid(missing_value(field)))?;
         value_f64(field, v)
     }
 
@@ -242,18 +287,22 @@ impl Req {
         self.get(field).map(|v| value_bool(field, v)).transpose()
     }
 
-    /// A list field; a single value (as a query string gives) counts as a list of one.
+    /// A list field; in a query string a single `key=value` counts as a list of one.
     pub fn list(&self, field: &str) -> Result<Vec<Value>, StoreError> {
         match self.get(field) {
             None => Ok(Vec::new()),
             Some(Value::Array(a)) => Ok(a.clone()),
-            Some(v @ (Value::String(_) | Value::Number(_))) => Ok(vec![v.clone()]),
+            Some(v @ Value::String(_)) if self.1.iter().any(|k| k == field) => Ok(vec![v.clone()]),
             Some(other) => Err(wrong(field, other, "a list")),
         }
     }
 
     pub fn str_list(&self, field: &str) -> Result<Vec<String>, StoreError> {
-        self.list(field)?.iter().enumerate().map(|(i, v)| value_str(&format!("{field}[{i}]"), v)).collect()
+        self.list(field)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| value_str(&format!("{field}[{i}]"), v))
+            .collect()
     }
 
     /// A list of objects (e.g. `metrics`), each checked to be an object.
@@ -262,7 +311,10 @@ impl Req {
             .into_iter()
             .enumerate()
             .map(|(i, v)| match v {
-                Value::Object(o) => Ok(Obj { path: format!("{field}[{i}]"), map: o }),
+                Value::Object(o) => Ok(Obj {
+                    path: format!("{field}[{i}]"),
+                    map: o,
+                }),
                 other => Err(wrong(&format!("{field}[{i}]"), &other, "an object")),
             })
             .collect()
@@ -290,20 +342,33 @@ impl Obj {
     }
 
     pub fn opt_str(&self, field: &str) -> Result<Option<String>, StoreError> {
-        self.get(field).map(|v| value_str(&self.field_path(field), v)).transpose()
+        self.get(field)
+            .map(|v| value_str(&self.field_path(field), v))
+            .transpose()
     }
 
     pub fn str(&self, field: &str) -> Result<String, StoreError> {
-        self.opt_str(field)?.ok_or_else(|| StoreError::invalid(missing_value(&self.field_path(field))))
+        self.opt_str(field)?
+            .ok_or_else(|| StoreError::invalid(missing_value(&self.field_path(field))))
     }
 
     pub fn opt_i64(&self, field: &str) -> Result<Option<i64>, StoreError> {
-        self.get(field).map(|v| value_i64(&self.field_path(field), v)).transpose()
+        self.get(field)
+            .map(|v| value_i64(&self.field_path(field), v))
+            .transpose()
     }
 
     pub fn f64(&self, field: &str) -> Result<f64, StoreError> {
-        let v = self.get(field).ok_or_else(|| StoreError::invalid(missing_value(&self.field_path(field))))?;
+        let v = self
+            .get(field)
+            .ok_or_else(|| StoreError::invalid(missing_value(&self.field_path(field))))?;
         value_f64(&self.field_path(field), v)
+    }
+
+    pub fn opt_bool(&self, field: &str) -> Result<Option<bool>, StoreError> {
+        self.get(field)
+            .map(|v| value_bool(&self.field_path(field), v))
+            .transpose()
     }
 
     pub fn tag(&self) -> Result<Tag, StoreError> {
@@ -317,7 +382,11 @@ impl Obj {
                 .iter()
                 .enumerate()
                 .map(|(i, v)| match v {
-                    Value::Object(o) => Obj { path: format!("{}[{i}]", self.field_path(field)), map: o.clone() }.tag(),
+                    Value::Object(o) => Obj {
+                        path: format!("{}[{i}]", self.field_path(field)),
+                        map: o.clone(),
+                    }
+                    .tag(),
                     other => Err(wrong(&format!("{}[{i}]", self.field_path(field)), other, "an object")),
                 })
                 .collect(),
@@ -327,7 +396,10 @@ impl Obj {
 
     pub fn obj(&self, field: &str) -> Result<Obj, StoreError> {
         match self.get(field) {
-            Some(Value::Object(o)) => Ok(Obj { path: self.field_path(field), map: o.clone() }),
+            Some(Value::Object(o)) => Ok(Obj {
+                path: self.field_path(field),
+                map: o.clone(),
+            }),
             Some(other) => Err(wrong(&self.field_path(field), other, "an object")),
             None => Err(StoreError::invalid(missing_value(&self.field_path(field)))),
         }
@@ -340,7 +412,9 @@ mod tests {
 
     #[test]
     fn bare_nonfinite_tokens_become_strings() {
-        let v = parse_json(br#"{"value": NaN, "b": -Infinity, "s": "NaN in a string"}"#).ok().unwrap();
+        let v = parse_json(br#"{"value": NaN, "b": -Infinity, "s": "NaN in a string"}"#)
+            .ok()
+            .unwrap();
         assert_eq!(v["value"], "NaN");
         assert_eq!(v["b"], "-Infinity");
         assert_eq!(v["s"], "NaN in a string");
@@ -358,11 +432,38 @@ mod tests {
 
     #[test]
     fn fields_are_named_in_errors() {
-        let r = Req(serde_json::from_str(r#"{"experiment_id": {"a": 1}, "step": "x", "max_results": "10"}"#).unwrap());
+        let r = Req(
+            serde_json::from_str(
+                r#"{"experiment_id": {"a": 1}, "step": "x", "max_results": "10", "ids": "0", "name": 5}"#,
+            )
+            .unwrap(),
+            vec![],
+        );
+        assert!(
+            r.list("ids").unwrap_err().message.contains("'ids'"),
+            "a JSON string is not a list"
+        );
+        assert!(
+            r.str("name").unwrap_err().message.contains("'name'"),
+            "a number is not a string"
+        );
+        let q = Req(serde_json::from_str(r#"{"ids": "0"}"#).unwrap(), vec!["ids".into()]);
+        assert_eq!(
+            q.str_list("ids").unwrap(),
+            vec!["0".to_string()],
+            "a query-string scalar is a list of one"
+        );
         assert!(r.str("experiment_id").unwrap_err().message.contains("'experiment_id'"));
         assert!(r.opt_i64("step").unwrap_err().message.contains("'step'"));
         assert_eq!(r.opt_i64("max_results").unwrap(), Some(10));
-        assert!(r.str("name").unwrap_err().message.contains("Missing value for required parameter 'name'"));
-        assert_eq!(value_f64("v", &Value::String("Infinity".into())).unwrap(), f64::INFINITY);
+        assert!(r
+            .str("name")
+            .unwrap_err()
+            .message
+            .contains("Missing value for required parameter 'name'"));
+        assert_eq!(
+            value_f64("v", &Value::String("Infinity".into())).unwrap(),
+            f64::INFINITY
+        );
     }
 }

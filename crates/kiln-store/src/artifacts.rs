@@ -80,13 +80,18 @@ fn map_err(path: &str, e: object_store::Error) -> StoreError {
 impl ArtifactStore {
     /// `/some/folder`, `file:///some/folder`, or (feature `cloud`) `s3://bucket/prefix`, `gs://...`, `az://...`.
     pub fn open(uri: &str) -> Result<ArtifactStore> {
-        let local = uri.strip_prefix("file://").or_else(|| (!uri.contains("://")).then_some(uri));
+        let local = uri
+            .strip_prefix("file://")
+            .or_else(|| (!uri.contains("://")).then_some(uri));
         if let Some(dir) = local {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::invalid(format!("cannot create artifact folder '{dir}': {e}")))?;
             let fs = LocalFileSystem::new_with_prefix(dir)
                 .map_err(|e| StoreError::invalid(format!("cannot use artifact folder '{dir}': {e}")))?;
-            return Ok(ArtifactStore { inner: Arc::new(fs), location: dir.to_string() });
+            return Ok(ArtifactStore {
+                inner: Arc::new(fs),
+                location: dir.to_string(),
+            });
         }
         Self::open_cloud(uri)
     }
@@ -101,7 +106,10 @@ impl ArtifactStore {
         } else {
             Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
         };
-        Ok(ArtifactStore { inner: store, location: uri.to_string() })
+        Ok(ArtifactStore {
+            inner: store,
+            location: uri.to_string(),
+        })
     }
 
     #[cfg(not(feature = "cloud"))]
@@ -145,7 +153,11 @@ impl ArtifactStore {
     /// Lists the direct children of `dir` ("" is the root). A missing folder lists as empty.
     pub async fn list(&self, dir: &str) -> Result<Vec<FileInfo>> {
         let clean = safe_relative_path(dir)?;
-        let prefix = if clean.is_empty() { None } else { Some(Self::obj(&clean)?) };
+        let prefix = if clean.is_empty() {
+            None
+        } else {
+            Some(Self::obj(&clean)?)
+        };
         let res = match self.inner.list_with_delimiter(prefix.as_ref()).await {
             Ok(r) => r,
             Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
@@ -153,10 +165,18 @@ impl ArtifactStore {
         };
         let mut out = Vec::new();
         for p in res.common_prefixes {
-            out.push(FileInfo { path: p.to_string(), is_dir: true, file_size: None });
+            out.push(FileInfo {
+                path: p.to_string(),
+                is_dir: true,
+                file_size: None,
+            });
         }
         for o in res.objects {
-            out.push(FileInfo { path: o.location.to_string(), is_dir: false, file_size: Some(o.size) });
+            out.push(FileInfo {
+                path: o.location.to_string(),
+                is_dir: false,
+                file_size: Some(o.size),
+            });
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
@@ -205,7 +225,10 @@ impl ArtifactStore {
                 }
                 Err(e) => {
                     let _ = writer.abort().await;
-                    return Err(StoreError::new(ErrorCode::BadRequest, format!("upload of '{path}' broke off: {e}")));
+                    return Err(StoreError::new(
+                        ErrorCode::BadRequest,
+                        format!("upload of '{path}' broke off: {e}"),
+                    ));
                 }
             }
         }
@@ -224,12 +247,19 @@ impl ArtifactStore {
     pub async fn delete(&self, path: &str) -> Result<()> {
         let p = Self::obj(path)?;
         if p.as_ref().is_empty() {
-            return Err(StoreError::invalid("Invalid path '': refusing to delete the artifact root"));
+            return Err(StoreError::invalid(
+                "Invalid path '': refusing to delete the artifact root",
+            ));
         }
         if self.is_file(path).await? {
             return self.inner.delete(&p).await.map_err(|e| map_err(path, e));
         }
-        let children: Vec<_> = self.inner.list(Some(&p)).try_collect().await.map_err(|e| map_err(path, e))?;
+        let children: Vec<_> = self
+            .inner
+            .list(Some(&p))
+            .try_collect()
+            .await
+            .map_err(|e| map_err(path, e))?;
         if children.is_empty() {
             return Err(StoreError::not_found(format!("Artifact '{path}' not found")));
         }
@@ -252,7 +282,16 @@ mod tests {
     #[test]
     fn rejects_escapes() {
         for bad in [
-            "../x", "a/../../x", "/etc/passwd", "a\\..\\b", "C:/x", "c:x", "a#b", "file:///etc", "a/\0b", "..",
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "a\\..\\b",
+            "C:/x",
+            "c:x",
+            "a#b",
+            "file:///etc",
+            "a/\0b",
+            "..",
             "s3://b/k",
         ] {
             assert!(safe_relative_path(bad).is_err(), "{bad:?} must be rejected");
@@ -267,27 +306,50 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("art");
         let store = ArtifactStore::open(root.to_str().unwrap()).unwrap();
-        store.put_bytes("1/r/artifacts/a.txt", Bytes::from_static(b"hello")).await.unwrap();
-        let chunks = futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from_static(b"ab")), Ok(Bytes::from_static(b"cd"))]);
+        store
+            .put_bytes("1/r/artifacts/a.txt", Bytes::from_static(b"hello"))
+            .await
+            .unwrap();
+        let chunks = futures::stream::iter(vec![
+            Ok::<_, std::io::Error>(Bytes::from_static(b"ab")),
+            Ok(Bytes::from_static(b"cd")),
+        ]);
         assert_eq!(store.put_stream("1/r/artifacts/sub/b.bin", chunks).await.unwrap(), 4);
         let listing = store.list("1/r/artifacts").await.unwrap();
         assert_eq!(
             listing,
             vec![
-                FileInfo { path: "1/r/artifacts/a.txt".into(), is_dir: false, file_size: Some(5) },
-                FileInfo { path: "1/r/artifacts/sub".into(), is_dir: true, file_size: None },
+                FileInfo {
+                    path: "1/r/artifacts/a.txt".into(),
+                    is_dir: false,
+                    file_size: Some(5)
+                },
+                FileInfo {
+                    path: "1/r/artifacts/sub".into(),
+                    is_dir: true,
+                    file_size: None
+                },
             ]
         );
         let (size, stream) = store.get("1/r/artifacts/sub/b.bin").await.unwrap();
         let body: Vec<Bytes> = stream.try_collect().await.unwrap();
         assert_eq!((size, body.concat()), (4, b"abcd".to_vec()));
-        assert!(store.put_bytes("../escape.txt", Bytes::from_static(b"x")).await.is_err());
+        assert!(store
+            .put_bytes("../escape.txt", Bytes::from_static(b"x"))
+            .await
+            .is_err());
         assert!(!dir.path().join("escape.txt").exists());
-        assert_eq!(store.get("nope").await.err().map(|e| e.code), Some(ErrorCode::ResourceDoesNotExist));
+        assert_eq!(
+            store.get("nope").await.err().map(|e| e.code),
+            Some(ErrorCode::ResourceDoesNotExist)
+        );
         store.delete("1/r/artifacts/sub").await.unwrap();
         assert!(!store.is_file("1/r/artifacts/sub/b.bin").await.unwrap());
         assert!(store.list("missing/dir").await.unwrap().is_empty());
-        assert_eq!(store.path_for_uri("mlflow-artifacts:/1/r/artifacts").unwrap(), "1/r/artifacts");
+        assert_eq!(
+            store.path_for_uri("mlflow-artifacts:/1/r/artifacts").unwrap(),
+            "1/r/artifacts"
+        );
         assert_eq!(store.path_for_uri("mlflow-artifacts://h:5000/1/r").unwrap(), "1/r");
         assert!(store.path_for_uri("mlflow-artifacts:/1/../../etc").is_err());
         assert!(store.path_for_uri("s3://elsewhere/x").is_err());

@@ -39,7 +39,12 @@ impl BackendUri {
             }
             return Ok(BackendUri::Sqlite(PathBuf::from(path)));
         }
-        for scheme in ["postgresql+psycopg2://", "postgresql+psycopg://", "postgresql://", "postgres://"] {
+        for scheme in [
+            "postgresql+psycopg2://",
+            "postgresql+psycopg://",
+            "postgresql://",
+            "postgres://",
+        ] {
             if let Some(rest) = uri.strip_prefix(scheme) {
                 return Ok(BackendUri::Postgres(format!("postgres://{rest}")));
             }
@@ -99,7 +104,11 @@ impl Db {
             .connect(&url)
             .await
             .map_err(|e| connect_error(uri, e))?;
-        let db = Db { pool, dialect, write_lock: Arc::new(tokio::sync::Mutex::new(())) };
+        let db = Db {
+            pool,
+            dialect,
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+        };
         db.migrate().await?;
         Ok(db)
     }
@@ -107,7 +116,9 @@ impl Db {
     async fn migrate(&self) -> Result<()> {
         let _w = self.write_lock.lock().await;
         self.pool
-            .execute("CREATE TABLE IF NOT EXISTS kiln_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .execute(
+                "CREATE TABLE IF NOT EXISTS kiln_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+            )
             .await?;
         let migrations = match self.dialect {
             Dialect::Sqlite => SQLITE_MIGRATIONS,
@@ -152,7 +163,10 @@ fn ensure_parent(path: &Path) -> Result<()> {
     if let Some(parent) = path.parent() {
         if !parent.as_os_str().is_empty() && !parent.exists() {
             std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::invalid(format!("cannot create folder '{}' for the SQLite store: {e}", parent.display()))
+                StoreError::invalid(format!(
+                    "cannot create folder '{}' for the SQLite store: {e}",
+                    parent.display()
+                ))
             })?;
         }
     }
@@ -187,8 +201,14 @@ mod tests {
 
     #[test]
     fn parses_mlflow_style_uris() {
-        assert_eq!(BackendUri::parse("sqlite:///kiln.db").unwrap(), BackendUri::Sqlite("kiln.db".into()));
-        assert_eq!(BackendUri::parse("sqlite:////tmp/k.db").unwrap(), BackendUri::Sqlite("/tmp/k.db".into()));
+        assert_eq!(
+            BackendUri::parse("sqlite:///kiln.db").unwrap(),
+            BackendUri::Sqlite("kiln.db".into())
+        );
+        assert_eq!(
+            BackendUri::parse("sqlite:////tmp/k.db").unwrap(),
+            BackendUri::Sqlite("/tmp/k.db".into())
+        );
         assert_eq!(
             BackendUri::parse("postgresql://postgres@127.0.0.1:5432/test").unwrap(),
             BackendUri::Postgres("postgres://postgres@127.0.0.1:5432/test".into())

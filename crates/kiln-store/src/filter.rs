@@ -371,11 +371,7 @@ pub fn parse_filter(entity: Entity, filter: &str) -> Result<Vec<Comparison>, Fil
 /// # Errors
 /// A [`FilterError`] for an unparsable clause, an unknown key or a bad direction.
 pub fn parse_order_by(entity: Entity, clause: &str) -> Result<OrderBy, FilterError> {
-    let unparsable = || {
-        FilterError::new(format!(
-            "Invalid order_by clause '{clause}'. Could not be parsed."
-        ))
-    };
+    let unparsable = || FilterError::new(format!("Invalid order_by clause '{clause}'. Could not be parsed."));
     let mut cur = Cursor::new(clause);
     cur.skip_ws();
     let Ok(Some(ident)) = parse_ident(&mut cur) else {
@@ -430,11 +426,7 @@ pub fn parse_order_by(entity: Entity, clause: &str) -> Result<OrderBy, FilterErr
 pub fn resolve_order_by(entity: Entity, order_by: &[String]) -> Result<Vec<OrderBy>, FilterError> {
     let defaults: &[&str] = match entity {
         Entity::Experiments => &["creation_time DESC", "experiment_id ASC"],
-        Entity::ModelVersions => &[
-            "last_updated_timestamp DESC",
-            "name ASC",
-            "version_number DESC",
-        ],
+        Entity::ModelVersions => &["last_updated_timestamp DESC", "name ASC", "version_number DESC"],
         Entity::Runs | Entity::RegisteredModels | Entity::LoggedModels => &[],
     };
     let clauses: Vec<&str> = if order_by.is_empty() {
@@ -454,9 +446,7 @@ pub fn resolve_order_by(entity: Entity, order_by: &[String]) -> Result<Vec<Order
             )));
         }
         let duplicate = !matches!(entity, Entity::Experiments | Entity::LoggedModels)
-            && out
-                .iter()
-                .any(|o| o.key_type == parsed.key_type && o.key == parsed.key);
+            && out.iter().any(|o| o.key_type == parsed.key_type && o.key == parsed.key);
         if duplicate {
             return Err(FilterError::new(format!(
                 "`order_by` contains duplicate fields: {}",
@@ -466,10 +456,7 @@ pub fn resolve_order_by(entity: Entity, order_by: &[String]) -> Result<Vec<Order
         out.push(parsed);
     }
 
-    let has_attr = |out: &[OrderBy], key: &str| {
-        out.iter()
-            .any(|o| o.key_type == KeyType::Attribute && o.key == key)
-    };
+    let has_attr = |out: &[OrderBy], key: &str| out.iter().any(|o| o.key_type == KeyType::Attribute && o.key == key);
     let push_attr = |out: &mut Vec<OrderBy>, key: &str, ascending: bool| {
         if !has_attr(out, key) {
             out.push(OrderBy {
@@ -526,7 +513,7 @@ pub fn build_search_sql(
             .map(|clause| {
                 parse_order_by(entity, clause).map(|o| LoggedModelOrder {
                     field_name: if o.key_type == KeyType::Metric {
-                        format!("metrics.{}", o.key)
+                        format!("{LOGGED_MODEL_METRIC_PREFIX}{}", o.key)
                     } else {
                         o.key
                     },
@@ -647,9 +634,7 @@ pub fn build_logged_model_search_sql(
 /// # Errors
 /// An empty `field_name`, an unknown attribute, a `<prefix>.<key>` field whose prefix is not
 /// `metrics`, or a `dataset_digest` without a `dataset_name` (MLflow's messages).
-pub fn resolve_logged_model_order(
-    order_by: &[LoggedModelOrder],
-) -> Result<Vec<LoggedModelOrder>, FilterError> {
+pub fn resolve_logged_model_order(order_by: &[LoggedModelOrder]) -> Result<Vec<LoggedModelOrder>, FilterError> {
     let mut out: Vec<LoggedModelOrder> = Vec::with_capacity(order_by.len() + 2);
     for o in order_by {
         let (key_type, key) = logged_model_order_key(&o.field_name)?;
@@ -743,22 +728,38 @@ const RUN_ORDER_ATTRIBUTES: &[&str] = &[
     "user_id",
 ];
 const DATASET_KEYS: &[&str] = &["context", "digest", "name"];
-const EXPERIMENT_ATTRIBUTES: &[&str] =
-    &["creation_time", "experiment_id", "last_update_time", "name"];
+const EXPERIMENT_ATTRIBUTES: &[&str] = &["creation_time", "experiment_id", "last_update_time", "name"];
 const REGISTERED_MODEL_SEARCH_ATTRIBUTES: &[&str] = &["name"];
 const REGISTERED_MODEL_ORDER_KEYS: &[&str] = &["last_updated_timestamp", "name", "timestamp"];
-const MODEL_VERSION_SEARCH_ATTRIBUTES: &[&str] =
-    &["name", "run_id", "source_path", "version_number"];
-const MODEL_VERSION_ORDER_ATTRIBUTES: &[&str] = &[
+const MODEL_VERSION_SEARCH_ATTRIBUTES: &[&str] = &["name", "run_id", "source_path", "version_number"];
+const MODEL_VERSION_ORDER_ATTRIBUTES: &[&str] =
+    &["creation_timestamp", "last_updated_timestamp", "name", "version_number"];
+const MODEL_VERSION_NUMERIC_ATTRIBUTES: &[&str] = &["creation_timestamp", "last_updated_timestamp", "version_number"];
+
+const LOGGED_MODEL_IDENTIFIERS: &[&str] = &["attributes", "metrics", "params", "tags"];
+const LOGGED_MODEL_ATTRIBUTES: &[&str] = &[
+    "creation_time",
     "creation_timestamp",
+    "last_updated_time",
     "last_updated_timestamp",
+    "model_id",
+    "model_type",
     "name",
-    "version_number",
+    "source_run_id",
+    "status",
 ];
-const MODEL_VERSION_NUMERIC_ATTRIBUTES: &[&str] = &[
-    "creation_timestamp",
-    "last_updated_timestamp",
-    "version_number",
+/// MLflow's `numeric_ops` / `string_ops` of `search_logged_model_utils`, in its order.
+const LOGGED_MODEL_NUMERIC_COMPARATORS: &[&str] = &["<", "<=", ">", ">=", "=", "!="];
+const LOGGED_MODEL_STRING_COMPARATORS: &[&str] = &["=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"];
+/// The only entity prefix allowed in a logged-model `order_by` field name.
+const LOGGED_MODEL_METRIC_PREFIX: &str = "metrics.";
+/// `LoggedModelStatus` names (MLflow's entity values) and the proto enum names Kiln stores, in
+/// MLflow's numeric order (`to_int`).
+const LOGGED_MODEL_STATUSES: &[(&str, &str)] = &[
+    ("UNSPECIFIED", "LOGGED_MODEL_STATUS_UNSPECIFIED"),
+    ("PENDING", "LOGGED_MODEL_PENDING"),
+    ("READY", "LOGGED_MODEL_READY"),
+    ("FAILED", "LOGGED_MODEL_UPLOAD_FAILED"),
 ];
 
 /// Tag marking registered models / model versions that are prompts.
@@ -772,6 +773,7 @@ fn list_supported_keys(entity: Entity) -> &'static [&'static str] {
         Entity::Experiments => &["experiment_id"],
         Entity::RegisteredModels => &["name"],
         Entity::ModelVersions => &["name", "run_id"],
+        Entity::LoggedModels => &["model_id", "model_type", "name", "source_run_id", "status"],
     }
 }
 
@@ -792,9 +794,7 @@ enum AttrKind {
 fn attribute_info(entity: Entity, key: &str) -> (&'static str, AttrKind) {
     match entity {
         Entity::Runs => match key {
-            "start_time" | "created" | "Created" => {
-                ("start_time", AttrKind::Numeric { int_only: false })
-            }
+            "start_time" | "created" | "Created" => ("start_time", AttrKind::Numeric { int_only: false }),
             "end_time" => ("end_time", AttrKind::Numeric { int_only: false }),
             "run_name" | "run name" | "Run name" | "Run Name" => ("run_name", AttrKind::Str),
             "status" => ("status", AttrKind::Str),
@@ -815,6 +815,17 @@ fn attribute_info(entity: Entity, key: &str) -> (&'static str, AttrKind) {
             "source_path" => ("source_path", AttrKind::Str),
             _ => ("name", AttrKind::Str),
         },
+        Entity::LoggedModels => match key {
+            "creation_timestamp" | "creation_time" => ("creation_timestamp", AttrKind::Numeric { int_only: false }),
+            "last_updated_timestamp" | "last_updated_time" => {
+                ("last_updated_timestamp", AttrKind::Numeric { int_only: false })
+            }
+            "model_id" => ("model_id", AttrKind::Str),
+            "model_type" => ("model_type", AttrKind::Str),
+            "status" => ("status", AttrKind::Str),
+            "source_run_id" => ("source_run_id", AttrKind::Str),
+            _ => ("name", AttrKind::Str),
+        },
     }
 }
 
@@ -832,9 +843,7 @@ fn attribute_column(entity: Entity, key: &str) -> &'static str {
         (Entity::Experiments, "creation_time") => "experiments.creation_time",
         (Entity::Experiments, "last_update_time") => "experiments.last_update_time",
         (Entity::Experiments, _) => "experiments.name",
-        (Entity::RegisteredModels, "last_updated_timestamp") => {
-            "registered_models.last_updated_time"
-        }
+        (Entity::RegisteredModels, "last_updated_timestamp") => "registered_models.last_updated_time",
         (Entity::RegisteredModels, _) => "registered_models.name",
         (Entity::ModelVersions, "version_number") => "model_versions.version",
         (Entity::ModelVersions, "run_id") => "model_versions.run_id",
@@ -842,12 +851,23 @@ fn attribute_column(entity: Entity, key: &str) -> &'static str {
         (Entity::ModelVersions, "creation_timestamp") => "model_versions.creation_time",
         (Entity::ModelVersions, "last_updated_timestamp") => "model_versions.last_updated_time",
         (Entity::ModelVersions, _) => "model_versions.name",
+        (Entity::LoggedModels, "model_id") => "logged_models.model_id",
+        (Entity::LoggedModels, "model_type") => "logged_models.model_type",
+        (Entity::LoggedModels, "status") => "logged_models.status",
+        (Entity::LoggedModels, "source_run_id") => "logged_models.source_run_id",
+        (Entity::LoggedModels, "creation_timestamp") => "logged_models.creation_timestamp",
+        (Entity::LoggedModels, "last_updated_timestamp") => "logged_models.last_updated_timestamp",
+        (Entity::LoggedModels, _) => "logged_models.name",
     }
 }
 
 /// Whether a canonical attribute column may be NULL (it then needs explicit NULLS-LAST ordering).
 fn attribute_nullable(entity: Entity, key: &str) -> bool {
-    entity == Entity::Runs && key == "end_time"
+    match entity {
+        Entity::Runs => key == "end_time",
+        Entity::LoggedModels => matches!(key, "model_type" | "source_run_id"),
+        Entity::Experiments | Entity::RegisteredModels | Entity::ModelVersions => false,
+    }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1110,10 +1130,7 @@ fn parse_ident<'a>(cur: &mut Cursor<'a>) -> Result<Option<RawIdent<'a>>, FilterE
 }
 
 /// Resolves a filter identifier into `(key type, key)`; attribute keys are not canonicalized.
-fn resolve_filter_key(
-    entity: Entity,
-    ident: &RawIdent<'_>,
-) -> Result<(KeyType, String), FilterError> {
+fn resolve_filter_key(entity: Entity, ident: &RawIdent<'_>) -> Result<(KeyType, String), FilterError> {
     let (key_type, key) = resolve_prefix(entity, ident)?;
     if key.is_empty() {
         return Err(FilterError::new(format!(
@@ -1128,6 +1145,7 @@ fn resolve_filter_key(
                 Entity::Experiments => EXPERIMENT_ATTRIBUTES,
                 Entity::RegisteredModels => REGISTERED_MODEL_SEARCH_ATTRIBUTES,
                 Entity::ModelVersions => MODEL_VERSION_SEARCH_ATTRIBUTES,
+                Entity::LoggedModels => LOGGED_MODEL_ATTRIBUTES,
             };
             if !valid.contains(&key.as_str()) {
                 return Err(invalid_attribute_key(&key, valid));
@@ -1173,6 +1191,18 @@ fn resolve_prefix(entity: Entity, ident: &RawIdent<'_>) -> Result<(KeyType, Stri
                 )))
             }
         },
+        Entity::LoggedModels => match prefix {
+            "attributes" => KeyType::Attribute,
+            "metrics" => KeyType::Metric,
+            "params" => KeyType::Param,
+            "tags" => KeyType::Tag,
+            _ => {
+                return Err(FilterError::new(format!(
+                    "Invalid entity type: '{prefix}'. Expected one of {}.",
+                    py_list(LOGGED_MODEL_IDENTIFIERS)
+                )))
+            }
+        },
         Entity::Experiments | Entity::RegisteredModels | Entity::ModelVersions => match prefix {
             "attribute" => KeyType::Attribute,
             "tag" | "tags" => KeyType::Tag,
@@ -1188,10 +1218,10 @@ fn resolve_prefix(entity: Entity, ident: &RawIdent<'_>) -> Result<(KeyType, Stri
 }
 
 /// Resolves an `order_by` identifier into `(key type, canonical key)`.
-fn resolve_order_key(
-    entity: Entity,
-    ident: &RawIdent<'_>,
-) -> Result<(KeyType, String), FilterError> {
+fn resolve_order_key(entity: Entity, ident: &RawIdent<'_>) -> Result<(KeyType, String), FilterError> {
+    if entity == Entity::LoggedModels {
+        return logged_model_order_key(ident.raw);
+    }
     if entity == Entity::RegisteredModels {
         // MLflow's SQL registry store only accepts the bare keys here.
         let key = ident.key();
@@ -1248,7 +1278,7 @@ fn resolve_order_key(
             "Invalid order by key '{key}' specified. Valid keys are {}",
             py_set(MODEL_VERSION_ORDER_ATTRIBUTES)
         ))),
-        (Entity::RegisteredModels, _) => Ok((key_type, key)),
+        (Entity::RegisteredModels | Entity::LoggedModels, _) => Ok((key_type, key)),
     }
 }
 
@@ -1307,11 +1337,7 @@ fn parse_comparison(entity: Entity, cur: &mut Cursor<'_>) -> Result<Comparison, 
         _ => {
             return Err(FilterError::new(format!(
                 "Invalid comparison clause. Expected 'Identifier' found '{}'",
-                if is_keyword {
-                    word.to_string()
-                } else {
-                    cur.preview()
-                }
+                if is_keyword { word.to_string() } else { cur.preview() }
             )))
         }
     };
@@ -1328,10 +1354,7 @@ fn parse_comparison(entity: Entity, cur: &mut Cursor<'_>) -> Result<Comparison, 
 }
 
 /// Reads the comparison operator (normalized to upper case with single spaces).
-fn parse_comparator_token(
-    cur: &mut Cursor<'_>,
-    ident: &RawIdent<'_>,
-) -> Result<String, FilterError> {
+fn parse_comparator_token(cur: &mut Cursor<'_>, ident: &RawIdent<'_>) -> Result<String, FilterError> {
     let expected = "a comparison operator (=, !=, >, >=, <, <=, LIKE, ILIKE, IN, NOT IN, IS NULL, \
                     IS NOT NULL)";
     let missing = |cur: &Cursor<'_>| {
@@ -1408,11 +1431,7 @@ fn parse_comparator_token(
     }
 }
 
-fn parse_value<'a>(
-    cur: &mut Cursor<'a>,
-    ident: &RawIdent<'_>,
-    op: &str,
-) -> Result<RawValue<'a>, FilterError> {
+fn parse_value<'a>(cur: &mut Cursor<'a>, ident: &RawIdent<'_>, op: &str) -> Result<RawValue<'a>, FilterError> {
     let start = cur.pos;
     match cur.peek() {
         None => Err(FilterError::new(format!(
@@ -1677,7 +1696,7 @@ fn check_comparison(
             Entity::Experiments => FilterError::new(format!(
                 "IS NULL / IS NOT NULL is only supported for tags, not for attribute '{key}'"
             )),
-            Entity::RegisteredModels | Entity::ModelVersions => {
+            Entity::RegisteredModels | Entity::ModelVersions | Entity::LoggedModels => {
                 let allowed = match kind {
                     Kind::RegistryTag => REGISTRY_TAG_COMPARATORS,
                     Kind::Attr(AttrKind::VersionNumber) => NUMERIC_COMPARATORS,
@@ -1704,9 +1723,7 @@ fn check_comparison(
     }
 
     let allowed: &[&str] = match kind {
-        Kind::Metric | Kind::Attr(AttrKind::Numeric { .. } | AttrKind::VersionNumber) => {
-            NUMERIC_COMPARATORS
-        }
+        Kind::Metric | Kind::Attr(AttrKind::Numeric { .. } | AttrKind::VersionNumber) => NUMERIC_COMPARATORS,
         Kind::NullableStr => PARAM_TAG_COMPARATORS,
         Kind::RegistryTag => REGISTRY_TAG_COMPARATORS,
         Kind::Attr(AttrKind::Str) => STRING_ATTRIBUTE_COMPARATORS,
@@ -1741,11 +1758,10 @@ fn check_comparison(
 
     let value = match kind {
         Kind::Metric => match value {
-            RawValue::Num { raw, .. } => FilterValue::Float(raw.parse::<f64>().map_err(|_| {
-                FilterError::new(format!(
-                    "Expected numeric value type for metric. Found {raw}"
-                ))
-            })?),
+            RawValue::Num { raw, .. } => FilterValue::Float(
+                raw.parse::<f64>()
+                    .map_err(|_| FilterError::new(format!("Expected numeric value type for metric. Found {raw}")))?,
+            ),
             other => {
                 return Err(FilterError::new(format!(
                     "Expected numeric value type for metric. Found {}",
@@ -1793,11 +1809,7 @@ fn check_comparison(
         },
         Kind::Attr(AttrKind::Numeric { int_only }) => match value {
             RawValue::Num { raw, is_int } => {
-                let as_int = if *is_int {
-                    raw.parse::<i64>().ok()
-                } else {
-                    None
-                };
+                let as_int = if *is_int { raw.parse::<i64>().ok() } else { None };
                 match as_int {
                     Some(i) => FilterValue::Int(i),
                     None if int_only => {
@@ -1909,27 +1921,15 @@ fn compare_sql(
         Comparator::In | Comparator::NotIn => {
             let placeholders: Vec<String> = match value {
                 FilterValue::StrList(items) => items.iter().map(|s| binds.text(s)).collect(),
-                FilterValue::IntList(items) => items
-                    .iter()
-                    .map(|i| binds.push(SqlValue::Int(*i)))
-                    .collect(),
+                FilterValue::IntList(items) => items.iter().map(|i| binds.push(SqlValue::Int(*i))).collect(),
                 other => vec![scalar(binds, other)],
             };
-            format!(
-                "{column} {} ({})",
-                comparator.as_str(),
-                placeholders.join(", ")
-            )
+            format!("{column} {} ({})", comparator.as_str(), placeholders.join(", "))
         }
         Comparator::IsNull | Comparator::IsNotNull => {
             format!("{column} {}", comparator.as_str())
         }
-        Comparator::Eq
-        | Comparator::Ne
-        | Comparator::Gt
-        | Comparator::Ge
-        | Comparator::Lt
-        | Comparator::Le => {
+        Comparator::Eq | Comparator::Ne | Comparator::Gt | Comparator::Ge | Comparator::Lt | Comparator::Le => {
             let p = scalar(binds, value);
             format!("{column} {} {p}", comparator.as_str())
         }
@@ -1940,10 +1940,7 @@ fn compare_sql(
 /// the condition tying an alias of it to the main row.
 fn kv_table(entity: Entity, key_type: KeyType, alias: &str) -> (&'static str, String) {
     match (entity, key_type) {
-        (Entity::Runs, KeyType::Metric) => (
-            "latest_metrics",
-            format!("{alias}.run_uuid = runs.run_uuid"),
-        ),
+        (Entity::Runs, KeyType::Metric) => ("latest_metrics", format!("{alias}.run_uuid = runs.run_uuid")),
         (Entity::Runs, KeyType::Param) => ("params", format!("{alias}.run_uuid = runs.run_uuid")),
         (Entity::Runs, _) => ("tags", format!("{alias}.run_uuid = runs.run_uuid")),
         (Entity::Experiments, _) => (
@@ -1956,52 +1953,38 @@ fn kv_table(entity: Entity, key_type: KeyType, alias: &str) -> (&'static str, St
         ),
         (Entity::ModelVersions, _) => (
             "model_version_tags",
-            format!(
-                "{alias}.name = model_versions.name AND {alias}.version = model_versions.version"
-            ),
+            format!("{alias}.name = model_versions.name AND {alias}.version = model_versions.version"),
+        ),
+        (Entity::LoggedModels, KeyType::Metric) => (
+            "logged_model_metrics",
+            format!("{alias}.model_id = logged_models.model_id"),
+        ),
+        (Entity::LoggedModels, KeyType::Param) => (
+            "logged_model_params",
+            format!("{alias}.model_id = logged_models.model_id"),
+        ),
+        (Entity::LoggedModels, _) => (
+            "logged_model_tags",
+            format!("{alias}.model_id = logged_models.model_id"),
         ),
     }
 }
 
-fn comparison_sql(
-    entity: Entity,
-    dialect: Dialect,
-    c: &Comparison,
-    index: usize,
-    binds: &mut Binds,
-) -> String {
+fn comparison_sql(entity: Entity, dialect: Dialect, c: &Comparison, index: usize, binds: &mut Binds) -> String {
     let alias = format!("f{index}");
     match c.key_type {
-        KeyType::Attribute => compare_sql(
-            dialect,
-            attribute_column(entity, &c.key),
-            c.comparator,
-            &c.value,
-            binds,
-        ),
+        KeyType::Attribute => compare_sql(dialect, attribute_column(entity, &c.key), c.comparator, &c.value, binds),
         KeyType::Dataset => {
             if c.key == "context" {
                 let k = binds.text(DATASET_CONTEXT_TAG_KEY);
-                let cond = compare_sql(
-                    dialect,
-                    &format!("{alias}.value"),
-                    c.comparator,
-                    &c.value,
-                    binds,
-                );
+                let cond = compare_sql(dialect, &format!("{alias}.value"), c.comparator, &c.value, binds);
                 format!(
                     "EXISTS (SELECT 1 FROM run_input_tags {alias} WHERE {alias}.run_uuid = \
                      runs.run_uuid AND {alias}.key = {k} AND {cond})"
                 )
             } else {
                 let column = if c.key == "digest" { "digest" } else { "name" };
-                let cond = compare_sql(
-                    dialect,
-                    &format!("{alias}d.{column}"),
-                    c.comparator,
-                    &c.value,
-                    binds,
-                );
+                let cond = compare_sql(dialect, &format!("{alias}d.{column}"), c.comparator, &c.value, binds);
                 format!(
                     "EXISTS (SELECT 1 FROM run_inputs {alias} JOIN datasets {alias}d ON \
                      {alias}d.dataset_uuid = {alias}.dataset_uuid WHERE {alias}.run_uuid = \
@@ -2012,8 +1995,7 @@ fn comparison_sql(
         KeyType::Metric | KeyType::Param | KeyType::Tag => {
             let (table, correlation) = kv_table(entity, c.key_type, &alias);
             let k = binds.text(&c.key);
-            let base =
-                format!("SELECT 1 FROM {table} {alias} WHERE {correlation} AND {alias}.key = {k}");
+            let base = format!("SELECT 1 FROM {table} {alias} WHERE {correlation} AND {alias}.key = {k}");
             match c.comparator {
                 Comparator::IsNull => format!("NOT EXISTS ({base})"),
                 Comparator::IsNotNull => format!("EXISTS ({base})"),
@@ -2047,12 +2029,10 @@ fn is_querying_prompts(comparisons: &[Comparison]) -> bool {
         })
 }
 
-fn where_to_sql(
-    entity: Entity,
-    dialect: Dialect,
-    comparisons: &[Comparison],
-    binds: &mut Binds,
-) -> String {
+fn where_to_sql(entity: Entity, dialect: Dialect, comparisons: &[Comparison], binds: &mut Binds) -> String {
+    if entity == Entity::LoggedModels {
+        return logged_model_where_sql(dialect, comparisons, &[], binds);
+    }
     let registry = matches!(entity, Entity::RegisteredModels | Entity::ModelVersions);
     let exclude_prompts = registry && !is_querying_prompts(comparisons);
     let mut parts: Vec<String> = Vec::with_capacity(comparisons.len() + 1);
@@ -2065,9 +2045,7 @@ fn where_to_sql(
     }
     if exclude_prompts {
         let (table, correlation) = match entity {
-            Entity::RegisteredModels => {
-                ("registered_model_tags", "px.name = registered_models.name")
-            }
+            Entity::RegisteredModels => ("registered_model_tags", "px.name = registered_models.name"),
             _ => ("model_version_tags", "px.name = model_versions.name"),
         };
         let k = binds.text(IS_PROMPT_TAG_KEY);
@@ -2080,11 +2058,7 @@ fn where_to_sql(
     if parts.is_empty() {
         "1=1".to_string()
     } else {
-        parts
-            .iter()
-            .map(|p| format!("({p})"))
-            .collect::<Vec<_>>()
-            .join(" AND ")
+        parts.iter().map(|p| format!("({p})")).collect::<Vec<_>>().join(" AND ")
     }
 }
 
@@ -2098,6 +2072,7 @@ fn direction(ascending: bool) -> &'static str {
 
 /// Builds `(joins, order_sql)`. Missing values (and NaN metrics, just before them) sort last in
 /// both directions, as MLflow's SQL store does for runs.
+/// (Logged models go through [`logged_model_order_sql`] instead.)
 fn order_to_sql(entity: Entity, orders: &[OrderBy], binds: &mut Binds) -> (String, String) {
     let mut joins: Vec<String> = Vec::new();
     let mut terms: Vec<String> = Vec::new();
@@ -2124,14 +2099,409 @@ fn order_to_sql(entity: Entity, orders: &[OrderBy], binds: &mut Binds) -> (Strin
                          ELSE 0 END ASC"
                     ));
                 } else {
-                    terms.push(format!(
-                        "CASE WHEN {alias}.value IS NULL THEN 1 ELSE 0 END ASC"
-                    ));
+                    terms.push(format!("CASE WHEN {alias}.value IS NULL THEN 1 ELSE 0 END ASC"));
                 }
                 terms.push(format!("{alias}.value {dir}"));
             }
             // Rejected by the order_by parser.
             KeyType::Dataset => {}
+        }
+    }
+    (joins.join(" "), terms.join(", "))
+}
+
+// ------------------------------------------------------------------------------------------------
+// Logged models
+// ------------------------------------------------------------------------------------------------
+
+/// Python's `repr()` of a string (MLflow quotes the filter this way in its messages).
+fn py_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// MLflow's `search_logged_model_utils.parse_filter_string`: comparisons separated by `AND`
+/// (stray `AND`s, e.g. a trailing one, are ignored as in MLflow); anything else between
+/// comparisons (`OR`, parentheses, `;`) is rejected with MLflow's message.
+fn parse_logged_model_filter(filter: &str) -> Result<Vec<Comparison>, FilterError> {
+    let invalid = || {
+        FilterError::new(format!(
+            "Invalid filter string: {}. Expected a list of comparisons separated by 'AND' (e.g. \
+             'metrics.loss > 0.1 AND params.lr = 0.01').",
+            py_repr(filter)
+        ))
+    };
+    let mut cur = Cursor::new(filter);
+    let mut out = Vec::new();
+    let mut need_and = false;
+    loop {
+        cur.skip_ws();
+        if cur.eof() {
+            return Ok(out);
+        }
+        let word = cur.peek_word();
+        if word.eq_ignore_ascii_case("and") {
+            cur.advance(word.len());
+            need_and = false;
+            continue;
+        }
+        if need_and || word.eq_ignore_ascii_case("or") || word.eq_ignore_ascii_case("not") {
+            return Err(invalid());
+        }
+        let Some(ident) = parse_ident(&mut cur)? else {
+            return Err(invalid());
+        };
+        let (key_type, key) = resolve_filter_key(Entity::LoggedModels, &ident)?;
+        cur.skip_ws();
+        let op = parse_comparator_token(&mut cur, &ident)?;
+        let value = if op == "IS NULL" || op == "IS NOT NULL" {
+            RawValue::None
+        } else {
+            cur.skip_ws();
+            parse_value(&mut cur, &ident, &op)?
+        };
+        out.push(check_logged_model_comparison(key_type, &key, &op, &value)?);
+        need_and = true;
+    }
+}
+
+/// Types and checks one logged-model comparison (MLflow's `Entity.validate_op` and value
+/// conversion); `key` is as written, the result holds the canonical attribute name.
+fn check_logged_model_comparison(
+    key_type: KeyType,
+    key: &str,
+    op: &str,
+    value: &RawValue<'_>,
+) -> Result<Comparison, FilterError> {
+    let (canonical, numeric, prefix) = match key_type {
+        KeyType::Attribute => {
+            let (canonical, kind) = attribute_info(Entity::LoggedModels, key);
+            let numeric = matches!(kind, AttrKind::Numeric { .. });
+            (canonical.to_string(), numeric, "attributes")
+        }
+        KeyType::Metric => (key.to_string(), true, "metrics"),
+        KeyType::Param => (key.to_string(), false, "params"),
+        KeyType::Tag | KeyType::Dataset => (key.to_string(), false, "tags"),
+    };
+    let allowed = if numeric {
+        LOGGED_MODEL_NUMERIC_COMPARATORS
+    } else {
+        LOGGED_MODEL_STRING_COMPARATORS
+    };
+    let comparator = match Comparator::from_token(op) {
+        Some(c) if allowed.contains(&op) => c,
+        _ => {
+            return Err(FilterError::new(format!(
+                "Invalid comparison operator for {prefix}.{key}: '{op}'. Expected one of {}.",
+                py_tuple(allowed)
+            )))
+        }
+    };
+    let is_list_op = matches!(comparator, Comparator::In | Comparator::NotIn);
+    match (value, is_list_op) {
+        (RawValue::List { .. }, false) => {
+            return Err(FilterError::new(format!(
+                "Invalid value for comparator '{op}' on {} '{key}': expected a single value, \
+                 found the list {}",
+                key_type.as_str(),
+                value.raw()
+            )))
+        }
+        (RawValue::List { .. }, true) | (_, false) => {}
+        (_, true) => {
+            return Err(FilterError::new(format!(
+                "Invalid value for comparator '{op}' on {} '{key}': expected a parenthesized \
+                 list of quoted strings, e.g. ('a', 'b'), found {}",
+                key_type.as_str(),
+                value.raw()
+            )))
+        }
+    }
+    let value = if numeric {
+        let number = match value {
+            RawValue::Num { raw, is_int } => {
+                let as_int = if *is_int && key_type == KeyType::Attribute {
+                    raw.parse::<i64>().ok()
+                } else {
+                    None
+                };
+                match as_int {
+                    Some(i) => Some(FilterValue::Int(i)),
+                    None => raw.parse::<f64>().ok().map(FilterValue::Float),
+                }
+            }
+            _ => None,
+        };
+        match number {
+            Some(n) => n,
+            None if key_type == KeyType::Metric => {
+                return Err(FilterError::new(format!(
+                    "Expected numeric value type for metric. Found {}",
+                    value.raw()
+                )))
+            }
+            None => {
+                return Err(FilterError::new(format!(
+                    "Expected numeric value type for numeric attribute: {key}. Found {}",
+                    value.raw()
+                )))
+            }
+        }
+    } else {
+        match value {
+            RawValue::Str { content, .. } => FilterValue::Str((*content).to_string()),
+            RawValue::List { items, raw } => FilterValue::StrList(list_strings(items, raw)?),
+            // MLflow takes an unquoted value as its text.
+            RawValue::Num { raw, .. } | RawValue::Bare(raw) => FilterValue::Str((*raw).to_string()),
+            RawValue::None => FilterValue::None,
+        }
+    };
+    Ok(Comparison {
+        key_type,
+        key: canonical,
+        comparator,
+        value,
+    })
+}
+
+/// Resolves a logged-model `order_by` field name into `(key type, canonical key)`.
+fn logged_model_order_key(field_name: &str) -> Result<(KeyType, String), FilterError> {
+    let field = field_name.trim();
+    if field.is_empty() {
+        return Err(FilterError::new(
+            "`field_name` in the `order_by` clause must be specified.",
+        ));
+    }
+    if let Some((entity, name)) = field.split_once('.') {
+        if entity != "metrics" {
+            return Err(FilterError::new(format!(
+                "Invalid order by field name: {field}. Only metrics are supported."
+            )));
+        }
+        let name = name.trim();
+        let unquoted = ['`', '"']
+            .iter()
+            .find_map(|q| {
+                name.strip_prefix(*q)
+                    .and_then(|n| n.strip_suffix(*q))
+                    .filter(|_| name.len() >= 2)
+            })
+            .unwrap_or(name);
+        if unquoted.is_empty() {
+            return Err(FilterError::new(format!(
+                "Invalid order by field name: {field}. Expected 'metrics.<name>' with a metric \
+                 name."
+            )));
+        }
+        return Ok((KeyType::Metric, unquoted.to_string()));
+    }
+    if !LOGGED_MODEL_ATTRIBUTES.contains(&field) {
+        return Err(FilterError::new(format!(
+            "Invalid order by field name: {field}. Valid field names are '{}' and \
+             'metrics.<name>'.",
+            py_set(LOGGED_MODEL_ATTRIBUTES)
+        )));
+    }
+    let (canonical, _) = attribute_info(Entity::LoggedModels, field);
+    Ok((KeyType::Attribute, canonical.to_string()))
+}
+
+/// Normalizes the `datasets` list (empty digests become `None`).
+fn check_logged_model_datasets(datasets: &[LoggedModelDataset]) -> Result<Vec<LoggedModelDataset>, FilterError> {
+    datasets
+        .iter()
+        .map(|d| {
+            if d.dataset_name.is_empty() {
+                return Err(FilterError::new(
+                    "`dataset_name` in the `datasets` clause must be specified.",
+                ));
+            }
+            Ok(LoggedModelDataset {
+                dataset_name: d.dataset_name.clone(),
+                dataset_digest: d.dataset_digest.clone().filter(|g| !g.is_empty()),
+            })
+        })
+        .collect()
+}
+
+/// `(alias.dataset_name = $a AND alias.dataset_digest = $b) OR alias.dataset_name = $c ...`.
+fn logged_model_dataset_sql(alias: &str, datasets: &[LoggedModelDataset], binds: &mut Binds) -> String {
+    let alternatives: Vec<String> = datasets
+        .iter()
+        .map(|d| {
+            let name = binds.text(&d.dataset_name);
+            match &d.dataset_digest {
+                Some(digest) => {
+                    let digest = binds.text(digest);
+                    format!("({alias}.dataset_name = {name} AND {alias}.dataset_digest = {digest})")
+                }
+                None => format!("{alias}.dataset_name = {name}"),
+            }
+        })
+        .collect();
+    format!("({})", alternatives.join(" OR "))
+}
+
+/// The stored status (proto enum name) for a value compared with `=`, `!=`, `IN`, `NOT IN`:
+/// MLflow's names map to Kiln's stored names; anything else is compared as written.
+fn logged_model_status_value(value: &str) -> &str {
+    LOGGED_MODEL_STATUSES
+        .iter()
+        .find(|(mlflow, _)| *mlflow == value)
+        .map_or(value, |(_, stored)| stored)
+}
+
+/// `CASE logged_models.status WHEN '<stored>' THEN <f(i, mlflow name)> ... ELSE <other> END`.
+fn logged_model_status_case(then: impl Fn(usize, &str) -> String, other: &str) -> String {
+    let whens: Vec<String> = LOGGED_MODEL_STATUSES
+        .iter()
+        .enumerate()
+        .map(|(i, (mlflow, stored))| format!("WHEN '{stored}' THEN {}", then(i, mlflow)))
+        .collect();
+    format!("(CASE logged_models.status {} ELSE {other} END)", whens.join(" "))
+}
+
+fn logged_model_comparison_sql(
+    dialect: Dialect,
+    c: &Comparison,
+    index: usize,
+    datasets: &[LoggedModelDataset],
+    binds: &mut Binds,
+) -> String {
+    match c.key_type {
+        KeyType::Attribute if c.key == "status" => match (&c.value, c.comparator) {
+            (_, Comparator::Like | Comparator::ILike) => {
+                let column = logged_model_status_case(|_, mlflow| format!("'{mlflow}'"), "logged_models.status");
+                compare_sql(dialect, &column, c.comparator, &c.value, binds)
+            }
+            (FilterValue::Str(v), _) => compare_sql(
+                dialect,
+                "logged_models.status",
+                c.comparator,
+                &FilterValue::Str(logged_model_status_value(v).to_string()),
+                binds,
+            ),
+            (FilterValue::StrList(items), _) => compare_sql(
+                dialect,
+                "logged_models.status",
+                c.comparator,
+                &FilterValue::StrList(items.iter().map(|v| logged_model_status_value(v).to_string()).collect()),
+                binds,
+            ),
+            _ => compare_sql(dialect, "logged_models.status", c.comparator, &c.value, binds),
+        },
+        KeyType::Metric => {
+            let alias = format!("f{index}");
+            let (table, correlation) = kv_table(Entity::LoggedModels, KeyType::Metric, &alias);
+            let k = binds.text(&c.key);
+            let value_col = format!("{alias}.value");
+            let cond = compare_sql(dialect, &value_col, c.comparator, &c.value, binds);
+            // NaN is stored as is_nan = 1: it only satisfies '!='.
+            let cond = if c.comparator == Comparator::Ne {
+                format!("({cond} OR {alias}.is_nan = 1)")
+            } else {
+                format!("{cond} AND {alias}.is_nan = 0")
+            };
+            let on_datasets = if datasets.is_empty() {
+                String::new()
+            } else {
+                format!(" AND {}", logged_model_dataset_sql(&alias, datasets, binds))
+            };
+            format!(
+                "EXISTS (SELECT 1 FROM {table} {alias} WHERE {correlation} AND {alias}.key = {k} \
+                 AND {cond}{on_datasets})"
+            )
+        }
+        _ => comparison_sql(Entity::LoggedModels, dialect, c, index, binds),
+    }
+}
+
+fn logged_model_where_sql(
+    dialect: Dialect,
+    comparisons: &[Comparison],
+    datasets: &[LoggedModelDataset],
+    binds: &mut Binds,
+) -> String {
+    let mut parts: Vec<String> = comparisons
+        .iter()
+        .enumerate()
+        .map(|(index, c)| logged_model_comparison_sql(dialect, c, index, datasets, binds))
+        .collect();
+    if !datasets.is_empty() && !comparisons.iter().any(|c| c.key_type == KeyType::Metric) {
+        let cond = logged_model_dataset_sql("dsm", datasets, binds);
+        parts.push(format!(
+            "EXISTS (SELECT 1 FROM logged_model_metrics dsm WHERE dsm.model_id = \
+             logged_models.model_id AND {cond})"
+        ));
+    }
+    if parts.is_empty() {
+        "1=1".to_string()
+    } else {
+        parts.iter().map(|p| format!("({p})")).collect::<Vec<_>>().join(" AND ")
+    }
+}
+
+/// Builds `(joins, order_sql)` for orderings resolved by [`resolve_logged_model_order`]. A
+/// metric ordering joins each model's latest value of the metric (MLflow's `row_number()`
+/// subquery: greatest timestamp, then step, then smallest run id).
+fn logged_model_order_sql(orders: &[LoggedModelOrder], binds: &mut Binds) -> (String, String) {
+    let mut joins: Vec<String> = Vec::new();
+    let mut terms: Vec<String> = Vec::new();
+    for o in orders {
+        let dir = direction(o.ascending);
+        if let Some(key) = o.field_name.strip_prefix(LOGGED_MODEL_METRIC_PREFIX) {
+            let a = format!("ob{}", joins.len());
+            let k = binds.text(key);
+            let mut conds = vec![format!("{a}m.key = {k}")];
+            if let Some(name) = &o.dataset_name {
+                let p = binds.text(name);
+                conds.push(format!("{a}m.dataset_name = {p}"));
+            }
+            if let Some(digest) = &o.dataset_digest {
+                let p = binds.text(digest);
+                conds.push(format!("{a}m.dataset_digest = {p}"));
+            }
+            let conds = conds.join(" AND ");
+            joins.push(format!(
+                "LEFT JOIN (SELECT {a}m.model_id, {a}m.value, {a}m.is_nan, ROW_NUMBER() OVER \
+                 (PARTITION BY {a}m.model_id ORDER BY {a}m.timestamp DESC, {a}m.step DESC, \
+                 {a}m.run_uuid ASC) AS rn FROM logged_model_metrics {a}m WHERE {conds}) {a} ON \
+                 {a}.model_id = logged_models.model_id AND {a}.rn = 1"
+            ));
+            terms.push(format!(
+                "CASE WHEN {a}.is_nan = 1 THEN 1 WHEN {a}.value IS NULL THEN 2 ELSE 0 END ASC"
+            ));
+            terms.push(format!("{a}.value {dir}"));
+        } else if o.field_name == "status" {
+            // MLflow stores the status as an integer (`LoggedModelStatus.to_int`).
+            let rank = logged_model_status_case(|i, _| i.to_string(), "4");
+            terms.push(format!("{rank} {dir}"));
+        } else {
+            let column = attribute_column(Entity::LoggedModels, &o.field_name);
+            if attribute_nullable(Entity::LoggedModels, &o.field_name) {
+                terms.push(format!("CASE WHEN {column} IS NULL THEN 1 ELSE 0 END ASC"));
+            }
+            terms.push(format!("{column} {dir}"));
         }
     }
     (joins.join(" "), terms.join(", "))
@@ -2183,13 +2553,7 @@ mod tests {
         v.iter().map(|s| (*s).to_string()).collect()
     }
 
-    fn build(
-        entity: Entity,
-        dialect: Dialect,
-        filter: &str,
-        order_by: &[&str],
-        first: usize,
-    ) -> SqlParts {
+    fn build(entity: Entity, dialect: Dialect, filter: &str, order_by: &[&str], first: usize) -> SqlParts {
         match build_search_sql(entity, dialect, filter, &strings(order_by), first) {
             Ok(p) => p,
             Err(e) => panic!("build {filter:?} / {order_by:?} failed: {e}"),
@@ -2251,12 +2615,7 @@ mod tests {
         assert_eq!(
             runs("metrics.acc > 0.5 and params.x = 'a'"),
             vec![
-                cmp(
-                    KeyType::Metric,
-                    "acc",
-                    Comparator::Gt,
-                    FilterValue::Float(0.5)
-                ),
+                cmp(KeyType::Metric, "acc", Comparator::Gt, FilterValue::Float(0.5)),
                 cmp(KeyType::Param, "x", Comparator::Eq, s("a")),
             ]
         );
@@ -2278,10 +2637,7 @@ mod tests {
             assert_eq!((c.key_type, c.key.as_str()), (KeyType::Attribute, "status"));
         }
         for p in ["dataset", "datasets"] {
-            assert_eq!(
-                runs(&format!("{p}.name = 'd'"))[0].key_type,
-                KeyType::Dataset
-            );
+            assert_eq!(runs(&format!("{p}.name = 'd'"))[0].key_type, KeyType::Dataset);
         }
     }
 
@@ -2305,20 +2661,12 @@ mod tests {
     #[test]
     fn attribute_aliases() {
         let c = &runs("\"run name\" = 'x'")[0];
-        assert_eq!(
-            (c.key_type, c.key.as_str()),
-            (KeyType::Attribute, "run_name")
-        );
+        assert_eq!((c.key_type, c.key.as_str()), (KeyType::Attribute, "run_name"));
         assert_eq!(runs("`Run Name` = 'x'")[0].key, "run_name");
         assert_eq!(runs("attributes.`Run name` = 'x'")[0].key, "run_name");
         assert_eq!(
             runs("created > 5")[0],
-            cmp(
-                KeyType::Attribute,
-                "start_time",
-                Comparator::Gt,
-                FilterValue::Int(5)
-            )
+            cmp(KeyType::Attribute, "start_time", Comparator::Gt, FilterValue::Int(5))
         );
         assert_eq!(runs("Created > 5")[0].key, "start_time");
         assert_eq!(runs("attribute.run_id = 'abc'")[0].key, "run_id");
@@ -2372,10 +2720,7 @@ mod tests {
             runs("params.x is null")[0],
             cmp(KeyType::Param, "x", Comparator::IsNull, FilterValue::None)
         );
-        assert_eq!(
-            runs("tags.x IS  NOT\tNULL")[0].comparator,
-            Comparator::IsNotNull
-        );
+        assert_eq!(runs("tags.x IS  NOT\tNULL")[0].comparator, Comparator::IsNotNull);
         assert_eq!(runs("run_id in ('a')")[0].comparator, Comparator::In);
         assert_eq!(runs("run_id not in ('a')")[0].comparator, Comparator::NotIn);
         assert_eq!(runs("metrics.a > 1 AnD metrics.b < 2").len(), 2);
@@ -2392,10 +2737,7 @@ mod tests {
                 FilterValue::StrList(strings(&["a", "b"]))
             )
         );
-        assert_eq!(
-            runs("run_id IN ('a',)")[0].value,
-            FilterValue::StrList(strings(&["a"]))
-        );
+        assert_eq!(runs("run_id IN ('a',)")[0].value, FilterValue::StrList(strings(&["a"])));
         assert_eq!(runs("run_id NOT IN('a')")[0].comparator, Comparator::NotIn);
         assert_eq!(
             runs("datasets.digest NOT IN ('a','b')")[0],
@@ -2439,18 +2781,9 @@ mod tests {
             p("attribute.last_update_time <= 5").map(|v| v[0].key.clone()),
             Ok("last_update_time".into())
         );
-        assert_eq!(
-            p("tags.x IS NULL").map(|v| v[0].comparator),
-            Ok(Comparator::IsNull)
-        );
-        assert_eq!(
-            p("tag.`a b` ILIKE 'x'").map(|v| v[0].key.clone()),
-            Ok("a b".into())
-        );
-        assert_eq!(
-            p("name LIKE 'a%' AND tags.t != 'v'").map(|v| v.len()),
-            Ok(2)
-        );
+        assert_eq!(p("tags.x IS NULL").map(|v| v[0].comparator), Ok(Comparator::IsNull));
+        assert_eq!(p("tag.`a b` ILIKE 'x'").map(|v| v[0].key.clone()), Ok("a b".into()));
+        assert_eq!(p("name LIKE 'a%' AND tags.t != 'v'").map(|v| v.len()), Ok(2));
     }
 
     #[test]
@@ -2462,10 +2795,7 @@ mod tests {
             Ok(FilterValue::StrList(strings(&["a", "b"])))
         );
         assert_eq!(p("tags.x = 'y'").map(|v| v[0].key_type), Ok(KeyType::Tag));
-        assert_eq!(
-            p("name ILIKE '%A%'").map(|v| v[0].comparator),
-            Ok(Comparator::ILike)
-        );
+        assert_eq!(p("name ILIKE '%A%'").map(|v| v[0].comparator), Ok(Comparator::ILike));
     }
 
     #[test]
@@ -2479,14 +2809,8 @@ mod tests {
             p("version_number = '3'").map(|v| v[0].value.clone()),
             Ok(FilterValue::Int(3))
         );
-        assert_eq!(
-            p("version_number >= 2").map(|v| v[0].comparator),
-            Ok(Comparator::Ge)
-        );
-        assert_eq!(
-            p("run_id IN ('a')").map(|v| v[0].comparator),
-            Ok(Comparator::In)
-        );
+        assert_eq!(p("version_number >= 2").map(|v| v[0].comparator), Ok(Comparator::Ge));
+        assert_eq!(p("run_id IN ('a')").map(|v| v[0].comparator), Ok(Comparator::In));
         assert_eq!(
             p("source_path LIKE 's3://%'").map(|v| v[0].key.clone()),
             Ok("source_path".into())
@@ -2507,17 +2831,11 @@ mod tests {
     #[test]
     fn bad_structure() {
         let e = err(Entity::Runs, "(metrics.x > 1)");
-        assert!(
-            e.contains("Invalid clause(s)") && e.contains("(metrics.x"),
-            "{e}"
-        );
+        assert!(e.contains("Invalid clause(s)") && e.contains("(metrics.x"), "{e}");
         let e = err(Entity::Runs, "metrics.x > 1; metrics.y > 2");
         assert!(e.contains("multiple expression"), "{e}");
         let e = err(Entity::Runs, "metrics.x > 1 metrics.y < 2");
-        assert!(
-            e.contains("'metrics.y'") && e.contains("Expected 'AND'"),
-            "{e}"
-        );
+        assert!(e.contains("'metrics.y'") && e.contains("Expected 'AND'"), "{e}");
         let e = err(Entity::Runs, "metrics.x > 1 and");
         assert!(e.contains("after 'AND'"), "{e}");
         let e = err(Entity::Runs, "metrics.x > 1 AND AND metrics.y > 2");
@@ -2527,10 +2845,7 @@ mod tests {
         let e = err(Entity::Runs, "metrics.x");
         assert!(e.contains("after 'metrics.x' but the filter ended"), "{e}");
         let e = err(Entity::Runs, "metrics.x >");
-        assert!(
-            e.contains("Expected value token after 'metrics.x >'"),
-            "{e}"
-        );
+        assert!(e.contains("Expected value token after 'metrics.x >'"), "{e}");
         let e = err(Entity::Runs, "metrics.x BETWEEN 1 AND 2");
         assert!(
             e.contains("found 'BETWEEN'") && e.contains("comparison operator"),
@@ -2543,10 +2858,7 @@ mod tests {
         let e = err(Entity::Runs, "metrics.`` > 1");
         assert!(e.contains("key name is empty"), "{e}");
         let e = err(Entity::Runs, "tags.x IS 'a'");
-        assert!(
-            e.contains("'NULL' or 'NOT NULL'") && e.contains("''a''"),
-            "{e}"
-        );
+        assert!(e.contains("'NULL' or 'NOT NULL'") && e.contains("''a''"), "{e}");
         let e = err(Entity::Runs, "tags.x NOT 'a'");
         assert!(e.contains("found 'NOT'"), "{e}");
     }
@@ -2554,17 +2866,11 @@ mod tests {
     #[test]
     fn unterminated_quotes() {
         let e = err(Entity::Runs, "params.x = 'abc");
-        assert!(
-            e.contains("unterminated string literal") && e.contains("'abc"),
-            "{e}"
-        );
+        assert!(e.contains("unterminated string literal") && e.contains("'abc"), "{e}");
         let e = err(Entity::Runs, "params.x = \"abc");
         assert!(e.contains("unterminated"), "{e}");
         let e = err(Entity::Runs, "tags.`abc = 'x'");
-        assert!(
-            e.contains("unterminated quoted name") && e.contains("`abc"),
-            "{e}"
-        );
+        assert!(e.contains("unterminated quoted name") && e.contains("`abc"), "{e}");
         // A trailing doubled quote is re-read as the closing quote (sqlparse backtracking).
         let e = err(Entity::Runs, "params.x = 'it''s");
         assert!(e.contains("'s'"), "{e}");
@@ -2602,26 +2908,17 @@ mod tests {
         let e = err(Entity::Experiments, "lifecycle_stage = 'active'");
         assert!(e.contains("Invalid attribute key 'lifecycle_stage'"), "{e}");
         let e = err(Entity::RegisteredModels, "foo = 'x'");
-        assert_eq!(
-            e,
-            "Invalid attribute key 'foo' specified. Valid keys are '{'name'}'"
-        );
+        assert_eq!(e, "Invalid attribute key 'foo' specified. Valid keys are '{'name'}'");
         let e = err(Entity::RegisteredModels, "params.x = 'y'");
         assert!(e.contains("'params'"), "{e}");
         let e = err(Entity::ModelVersions, "creation_timestamp > 1");
-        assert!(
-            e.contains("Invalid attribute key 'creation_timestamp'"),
-            "{e}"
-        );
+        assert!(e.contains("Invalid attribute key 'creation_timestamp'"), "{e}");
     }
 
     #[test]
     fn bad_comparators() {
         let e = err(Entity::Runs, "metrics.x == 1");
-        assert!(
-            e.starts_with("Invalid comparator '==' not one of '{'=', '!='"),
-            "{e}"
-        );
+        assert!(e.starts_with("Invalid comparator '==' not one of '{'=', '!='"), "{e}");
         assert!(e.contains("metric 'x'"), "{e}");
         let e = err(Entity::Runs, "metrics.x <> 1");
         assert!(e.contains("'<>'"), "{e}");
@@ -2671,10 +2968,7 @@ mod tests {
         let e = err(Entity::Experiments, "creation_time LIKE 5");
         assert!(e.contains("Invalid comparator 'LIKE'"), "{e}");
         let e = err(Entity::RegisteredModels, "tags.x > 'y'");
-        assert!(
-            e.contains("Invalid comparator '>'") && e.contains("tag 'x'"),
-            "{e}"
-        );
+        assert!(e.contains("Invalid comparator '>'") && e.contains("tag 'x'"), "{e}");
         let e = err(Entity::RegisteredModels, "tags.x IS NULL");
         assert!(e.contains("Invalid comparator 'IS NULL'"), "{e}");
         let e = err(Entity::ModelVersions, "version_number LIKE '1'");
@@ -2697,20 +2991,11 @@ mod tests {
             "Expected a quoted string value for parameter (e.g. 'my-value'). Got value 1"
         );
         let e = err(Entity::Runs, "tags.x = 1.5");
-        assert!(
-            e.contains("for tag (e.g. 'my-value'). Got value 1.5"),
-            "{e}"
-        );
+        assert!(e.contains("for tag (e.g. 'my-value'). Got value 1.5"), "{e}");
         let e = err(Entity::Runs, "params.x = abc");
-        assert!(
-            e.contains("not quoted") && e.contains("string value abc"),
-            "{e}"
-        );
+        assert!(e.contains("not quoted") && e.contains("string value abc"), "{e}");
         let e = err(Entity::Runs, "status = 1");
-        assert_eq!(
-            e,
-            "Expected a quoted string value for attributes. Got value 1"
-        );
+        assert_eq!(e, "Expected a quoted string value for attributes. Got value 1");
         let e = err(Entity::Runs, "start_time > '5'");
         assert_eq!(
             e,
@@ -2724,22 +3009,13 @@ mod tests {
         let e = err(Entity::Runs, "dataset.name = 1");
         assert!(e.contains("dataset attributes. Got value 1"), "{e}");
         let e = err(Entity::Runs, "metrics.x = -");
-        assert!(
-            e.contains("Expected value token") && e.contains("'-'"),
-            "{e}"
-        );
+        assert!(e.contains("Expected value token") && e.contains("'-'"), "{e}");
         let e = err(Entity::Runs, "metrics.x = 0x1F");
         assert!(e.contains("0x1F"), "{e}");
         let e = err(Entity::Experiments, "experiment_id = 1");
-        assert_eq!(
-            e,
-            "Expected a quoted string value for attributes. Got value 1"
-        );
+        assert_eq!(e, "Expected a quoted string value for attributes. Got value 1");
         let e = err(Entity::Experiments, "experiment_id = 'abc'");
-        assert_eq!(
-            e,
-            "Invalid experiment ID 'abc'. Experiment ID must be a valid integer."
-        );
+        assert_eq!(e, "Invalid experiment ID 'abc'. Experiment ID must be a valid integer.");
         let e = err(Entity::Experiments, "experiment_id IN ('1', 'x')");
         assert!(e.contains("Invalid experiment ID 'x'"), "{e}");
         let e = err(Entity::Experiments, "creation_time > 5.5");
@@ -2761,10 +3037,7 @@ mod tests {
         assert!(e.contains("string value y"), "{e}");
         let e = err(Entity::ModelVersions, "run_id = 1");
         assert!(e.starts_with("Only the '{'creation_timestamp'"), "{e}");
-        assert!(
-            e.contains("numeric values") && e.contains("'run_id'"),
-            "{e}"
-        );
+        assert!(e.contains("numeric values") && e.contains("'run_id'"), "{e}");
         let e = err(Entity::ModelVersions, "version_number > 1.5");
         assert!(
             e.contains("Invalid value for numeric attribute 'version_number': 1.5"),
@@ -2777,20 +3050,14 @@ mod tests {
     #[test]
     fn bad_lists() {
         let e = err(Entity::Runs, "run_id IN ()");
-        assert!(
-            e.contains("non-empty list") && e.contains("empty list"),
-            "{e}"
-        );
+        assert!(e.contains("non-empty list") && e.contains("empty list"), "{e}");
         let e = err(Entity::Runs, "run_id IN (1, 2)");
         assert!(
             e.contains("got different type in list: (1, 2)") && e.contains("'1'"),
             "{e}"
         );
         let e = err(Entity::Runs, "run_id IN ('a'");
-        assert!(
-            e.contains("ill-formed list") && e.contains("missing ')'"),
-            "{e}"
-        );
+        assert!(e.contains("ill-formed list") && e.contains("missing ')'"), "{e}");
         let e = err(Entity::Runs, "run_id IN ('a' 'b')");
         assert!(e.contains("ill-formed list") && e.contains("'b'"), "{e}");
         let e = err(Entity::Runs, "run_id IN ('a',,)");
@@ -2798,10 +3065,7 @@ mod tests {
         let e = err(Entity::Runs, "run_id IN 'a'");
         assert!(e.contains("parenthesized list") && e.contains("'a'"), "{e}");
         let e = err(Entity::Runs, "run_id = ('a')");
-        assert!(
-            e.contains("expected a single value") && e.contains("('a')"),
-            "{e}"
-        );
+        assert!(e.contains("expected a single value") && e.contains("('a')"), "{e}");
         let e = err(Entity::Runs, "status IN ('a')");
         assert!(
             e.starts_with("Only ['run_id'] attributes support comparison with a list"),
@@ -2882,10 +3146,7 @@ mod tests {
         assert!(e.contains("Found 1AND"), "{e}");
         assert_eq!(runs("tags.\"a\"\"b\" = 'x'")[0].key, "a\"\"b");
         assert_eq!(runs("tags.`a``b` = 'x'")[0].key, "a``b");
-        assert_eq!(
-            runs("run_id IN (')')")[0].value,
-            FilterValue::StrList(strings(&[")"]))
-        );
+        assert_eq!(runs("run_id IN (')')")[0].value, FilterValue::StrList(strings(&[")"])));
         assert_eq!(runs("   metrics.x\t>\n1   ").len(), 1);
     }
 
@@ -2914,20 +3175,11 @@ mod tests {
         assert_eq!(p("metrics.acc DESC"), ob(KeyType::Metric, "acc", false));
         assert_eq!(p("metrics.acc desc"), ob(KeyType::Metric, "acc", false));
         assert_eq!(p("metrics.acc   ASC"), ob(KeyType::Metric, "acc", true));
-        assert_eq!(
-            p("metrics.`my key` DESC"),
-            ob(KeyType::Metric, "my key", false)
-        );
-        assert_eq!(
-            p("metrics.\"my key\" DESC"),
-            ob(KeyType::Metric, "my key", false)
-        );
+        assert_eq!(p("metrics.`my key` DESC"), ob(KeyType::Metric, "my key", false));
+        assert_eq!(p("metrics.\"my key\" DESC"), ob(KeyType::Metric, "my key", false));
         assert_eq!(p("`metrics`.acc"), ob(KeyType::Metric, "acc", true));
         assert_eq!(p("params.lr"), ob(KeyType::Param, "lr", true));
-        assert_eq!(
-            p("tags.mlflow.runName"),
-            ob(KeyType::Tag, "mlflow.runName", true)
-        );
+        assert_eq!(p("tags.mlflow.runName"), ob(KeyType::Tag, "mlflow.runName", true));
         assert_eq!(p("start_time"), ob(KeyType::Attribute, "start_time", true));
         assert_eq!(
             p("attributes.start_time DESC"),
@@ -2935,10 +3187,7 @@ mod tests {
         );
         assert_eq!(p("created"), ob(KeyType::Attribute, "start_time", true));
         assert_eq!(p("run_name"), ob(KeyType::Attribute, "run_name", true));
-        assert_eq!(
-            p("  end_time  desc "),
-            ob(KeyType::Attribute, "end_time", false)
-        );
+        assert_eq!(p("  end_time  desc "), ob(KeyType::Attribute, "end_time", false));
     }
 
     #[test]
@@ -2955,20 +3204,11 @@ mod tests {
             "Invalid order_by clause 'metrics.acc DESC NULLS LAST'. Could not be parsed."
         );
         let e = order_err(Entity::Runs, "run name");
-        assert!(
-            e.contains("Invalid ordering key") && e.contains("'name'"),
-            "{e}"
-        );
+        assert!(e.contains("Invalid ordering key") && e.contains("'name'"), "{e}");
         let e = order_err(Entity::Runs, "`run name`");
-        assert!(
-            e.starts_with("Invalid attribute key 'run name' specified"),
-            "{e}"
-        );
+        assert!(e.starts_with("Invalid attribute key 'run name' specified"), "{e}");
         let e = order_err(Entity::Runs, "lifecycle_stage");
-        assert!(
-            e.starts_with("Invalid attribute key 'lifecycle_stage'"),
-            "{e}"
-        );
+        assert!(e.starts_with("Invalid attribute key 'lifecycle_stage'"), "{e}");
         let e = order_err(Entity::Runs, "timestamp");
         assert!(e.starts_with("Invalid attribute key 'timestamp'"), "{e}");
         let e = order_err(Entity::Runs, "dataset.name");
@@ -3059,13 +3299,9 @@ mod tests {
                 Err(e) => panic!("{e}"),
             }
         };
-        let kv = |v: &[(&str, bool)]| -> Vec<(String, bool)> {
-            v.iter().map(|(k, a)| ((*k).to_string(), *a)).collect()
-        };
-        assert_eq!(
-            keys(Entity::Runs, &[]),
-            kv(&[("start_time", false), ("run_id", true)])
-        );
+        let kv =
+            |v: &[(&str, bool)]| -> Vec<(String, bool)> { v.iter().map(|(k, a)| ((*k).to_string(), *a)).collect() };
+        assert_eq!(keys(Entity::Runs, &[]), kv(&[("start_time", false), ("run_id", true)]));
         assert_eq!(
             keys(Entity::Runs, &["metrics.acc DESC"]),
             kv(&[("acc", false), ("start_time", false), ("run_id", true)])
@@ -3114,11 +3350,7 @@ mod tests {
             "`order_by` contains duplicate fields: ['metrics.a', 'metrics.a DESC']"
         );
         assert!(e(Entity::Runs, &["created", "start_time"]).contains("duplicate fields"));
-        assert!(e(
-            Entity::RegisteredModels,
-            &["timestamp", "last_updated_timestamp"]
-        )
-        .contains("duplicate"));
+        assert!(e(Entity::RegisteredModels, &["timestamp", "last_updated_timestamp"]).contains("duplicate"));
         assert!(e(Entity::ModelVersions, &["name", "attribute.name DESC"]).contains("duplicate"));
         let msg = e(Entity::Experiments, &["tags.x"]);
         assert!(
@@ -3219,13 +3451,7 @@ mod tests {
              = $2))"
         );
         assert_eq!(p.binds, vec![text("p"), text("t")]);
-        let p = build(
-            Entity::Experiments,
-            Dialect::Postgres,
-            "tags.t IS NULL",
-            &[],
-            1,
-        );
+        let p = build(Entity::Experiments, Dialect::Postgres, "tags.t IS NULL", &[], 1);
         assert_eq!(
             p.where_sql,
             "(NOT EXISTS (SELECT 1 FROM experiment_tags f0 WHERE f0.experiment_id = \
@@ -3243,24 +3469,12 @@ mod tests {
             "{}",
             p.where_sql
         );
-        assert_eq!(
-            p.binds,
-            vec![text("p"), text("a*?[*]"), text("t"), text("%X%")]
-        );
+        assert_eq!(p.binds, vec![text("p"), text("a*?[*]"), text("t"), text("%X%")]);
         let p = build(Entity::Runs, Dialect::Postgres, f, &[], 1);
         assert!(p.where_sql.contains("f0.value LIKE $2"), "{}", p.where_sql);
         assert!(p.where_sql.contains("f1.value ILIKE $4"), "{}", p.where_sql);
-        assert_eq!(
-            p.binds,
-            vec![text("p"), text("a%_*"), text("t"), text("%X%")]
-        );
-        let p = build(
-            Entity::Runs,
-            Dialect::Sqlite,
-            "run_name LIKE 'exp-%'",
-            &[],
-            1,
-        );
+        assert_eq!(p.binds, vec![text("p"), text("a%_*"), text("t"), text("%X%")]);
+        let p = build(Entity::Runs, Dialect::Sqlite, "run_name LIKE 'exp-%'", &[], 1);
         assert_eq!(p.where_sql, "(runs.name GLOB $1)");
         assert_eq!(p.binds, vec![text("exp-*")]);
     }
@@ -3356,22 +3570,16 @@ mod tests {
              CASE WHEN runs.end_time IS NULL THEN 1 ELSE 0 END ASC, runs.end_time ASC, \
              runs.name DESC, runs.start_time DESC, runs.run_uuid ASC"
         );
-        assert_eq!(p.where_sql, "(EXISTS (SELECT 1 FROM params f0 WHERE f0.run_uuid = runs.run_uuid AND f0.key = $8 AND f0.value = $9))");
         assert_eq!(
-            p.binds,
-            vec![text("acc"), text("lr"), text("t"), text("x"), text("a")]
+            p.where_sql,
+            "(EXISTS (SELECT 1 FROM params f0 WHERE f0.run_uuid = runs.run_uuid AND f0.key = $8 AND f0.value = $9))"
         );
+        assert_eq!(p.binds, vec![text("acc"), text("lr"), text("t"), text("x"), text("a")]);
         assert_placeholders_consistent(&p, 5);
 
         let p = build(Entity::Runs, Dialect::Postgres, "", &["start_time ASC"], 1);
         assert_eq!(p.order_sql, "runs.start_time ASC, runs.run_uuid ASC");
-        let p = build(
-            Entity::Runs,
-            Dialect::Postgres,
-            "",
-            &["attributes.run_id DESC"],
-            1,
-        );
+        let p = build(Entity::Runs, Dialect::Postgres, "", &["attributes.run_id DESC"], 1);
         assert_eq!(p.order_sql, "runs.run_uuid DESC, runs.start_time DESC");
     }
 
@@ -3499,13 +3707,7 @@ mod tests {
             p.order_sql,
             "model_versions.last_updated_time DESC, model_versions.name ASC, model_versions.version DESC"
         );
-        let p = build(
-            Entity::ModelVersions,
-            Dialect::Sqlite,
-            "",
-            &["creation_timestamp"],
-            1,
-        );
+        let p = build(Entity::ModelVersions, Dialect::Sqlite, "", &["creation_timestamp"], 1);
         assert_eq!(
             p.order_sql,
             "model_versions.creation_time ASC, model_versions.name ASC, model_versions.version DESC"
@@ -3515,17 +3717,9 @@ mod tests {
     #[test]
     fn sql_never_contains_user_text() {
         let evil = "x'); DROP TABLE runs; --";
-        let f = format!(
-            "params.`{evil}` = \"{evil}\" AND tags.t LIKE \"{evil}\" AND run_id IN (\"{evil}\")"
-        );
+        let f = format!("params.`{evil}` = \"{evil}\" AND tags.t LIKE \"{evil}\" AND run_id IN (\"{evil}\")");
         for dialect in [Dialect::Sqlite, Dialect::Postgres] {
-            let p = build(
-                Entity::Runs,
-                dialect,
-                &f,
-                &[&format!("metrics.`{evil}` DESC")],
-                1,
-            );
+            let p = build(Entity::Runs, dialect, &f, &[&format!("metrics.`{evil}` DESC")], 1);
             let all = format!("{} {} {}", p.joins, p.where_sql, p.order_sql);
             assert!(!all.contains("DROP"), "{all}");
             assert!(!all.contains('\''), "{all}");
@@ -3568,5 +3762,678 @@ mod tests {
         assert_eq!(e.message(), "boom");
         let boxed: Box<dyn std::error::Error> = Box::new(e);
         assert_eq!(boxed.to_string(), "boom");
+    }
+
+    // ---------------------------------------------------------------- logged models
+
+    fn lm(filter: &str) -> Vec<Comparison> {
+        match parse_filter(Entity::LoggedModels, filter) {
+            Ok(v) => v,
+            Err(e) => panic!("logged-model filter {filter:?} failed: {e}"),
+        }
+    }
+
+    fn lm_err(filter: &str) -> String {
+        err(Entity::LoggedModels, filter)
+    }
+
+    fn ord(field: &str, ascending: bool) -> LoggedModelOrder {
+        LoggedModelOrder {
+            field_name: field.to_string(),
+            ascending,
+            ..LoggedModelOrder::default()
+        }
+    }
+
+    fn ord_ds(field: &str, ascending: bool, name: &str, digest: Option<&str>) -> LoggedModelOrder {
+        LoggedModelOrder {
+            field_name: field.to_string(),
+            ascending,
+            dataset_name: Some(name.to_string()),
+            dataset_digest: digest.map(str::to_string),
+        }
+    }
+
+    fn ds(name: &str, digest: Option<&str>) -> LoggedModelDataset {
+        LoggedModelDataset {
+            dataset_name: name.to_string(),
+            dataset_digest: digest.map(str::to_string),
+        }
+    }
+
+    fn lm_sql(
+        dialect: Dialect,
+        filter: &str,
+        datasets: &[LoggedModelDataset],
+        order_by: &[LoggedModelOrder],
+        first: usize,
+    ) -> SqlParts {
+        match build_logged_model_search_sql(dialect, filter, datasets, order_by, first) {
+            Ok(p) => {
+                assert_placeholders_consistent(&p, first.max(1));
+                p
+            }
+            Err(e) => panic!("logged-model build {filter:?} / {order_by:?} failed: {e}"),
+        }
+    }
+
+    fn lm_order_err(order_by: &[LoggedModelOrder]) -> String {
+        match resolve_logged_model_order(order_by) {
+            Ok(v) => panic!("order_by {order_by:?} unexpectedly resolved: {v:?}"),
+            Err(e) => e.0,
+        }
+    }
+
+    const DEFAULT_LM_ORDER: &str = "logged_models.creation_timestamp DESC, logged_models.model_id ASC";
+
+    #[test]
+    fn logged_models_parse_attributes() {
+        assert_eq!(lm(""), vec![]);
+        assert_eq!(lm("  "), vec![]);
+        assert_eq!(
+            lm("name = 'model'"),
+            vec![cmp(KeyType::Attribute, "name", Comparator::Eq, s("model"))]
+        );
+        assert_eq!(
+            lm("attributes.name = \"model\"")[0],
+            cmp(KeyType::Attribute, "name", Comparator::Eq, s("model"))
+        );
+        assert_eq!(
+            lm("creation_time > 5")[0],
+            cmp(
+                KeyType::Attribute,
+                "creation_timestamp",
+                Comparator::Gt,
+                FilterValue::Int(5)
+            )
+        );
+        assert_eq!(
+            lm("creation_timestamp >= 1.5")[0],
+            cmp(
+                KeyType::Attribute,
+                "creation_timestamp",
+                Comparator::Ge,
+                FilterValue::Float(1.5)
+            )
+        );
+        assert_eq!(lm("last_updated_time < 10")[0].key, "last_updated_timestamp");
+        assert_eq!(lm("last_updated_timestamp != 10")[0].comparator, Comparator::Ne);
+        for key in ["model_id", "model_type", "status", "source_run_id", "name"] {
+            let c = &lm(&format!("{key} ILIKE '%a%'"))[0];
+            assert_eq!((c.key.as_str(), c.comparator), (key, Comparator::ILike));
+        }
+        assert_eq!(
+            lm("model_id not in ('a', \"b\")")[0],
+            cmp(
+                KeyType::Attribute,
+                "model_id",
+                Comparator::NotIn,
+                FilterValue::StrList(strings(&["a", "b"]))
+            )
+        );
+        assert_eq!(lm("name like 'a%'")[0].comparator, Comparator::Like);
+        // Verbatim quotes, as in MLflow.
+        assert_eq!(lm("name = 'it''s'")[0].value, s("it''s"));
+        // MLflow takes unquoted values as their text.
+        assert_eq!(lm("name = model")[0].value, s("model"));
+        assert_eq!(lm("name = 123")[0].value, s("123"));
+        assert_eq!(lm("source_run_id != 1.5")[0].value, s("1.5"));
+    }
+
+    #[test]
+    fn logged_models_parse_metrics_params_tags() {
+        assert_eq!(
+            lm("metrics.acc > 0.5 AND params.lr = '0.1' and tags.t != 'x'"),
+            vec![
+                cmp(KeyType::Metric, "acc", Comparator::Gt, FilterValue::Float(0.5)),
+                cmp(KeyType::Param, "lr", Comparator::Eq, s("0.1")),
+                cmp(KeyType::Tag, "t", Comparator::Ne, s("x")),
+            ]
+        );
+        assert_eq!(lm("metrics.acc = 1")[0].value, FilterValue::Float(1.0));
+        assert_eq!(lm("metrics.acc <= -1e-3")[0].value, FilterValue::Float(-1e-3));
+        assert_eq!(lm("metrics.a.b > 1")[0].key, "a.b");
+        assert_eq!(lm("metrics.`a b` > 1")[0].key, "a b");
+        assert_eq!(lm("tags.`mlflow.source` LIKE 'x%'")[0].key, "mlflow.source");
+        assert_eq!(lm("tags.mlflow.user = 'me'")[0].key, "mlflow.user");
+        assert_eq!(
+            lm("params.lr IN ('a','b')")[0],
+            cmp(
+                KeyType::Param,
+                "lr",
+                Comparator::In,
+                FilterValue::StrList(strings(&["a", "b"]))
+            )
+        );
+        assert_eq!(
+            lm("tags.t NOT IN ('a',)")[0].value,
+            FilterValue::StrList(strings(&["a"]))
+        );
+        assert_eq!(lm("params.p ILIKE '%X%'")[0].comparator, Comparator::ILike);
+        assert_eq!(lm("`metrics`.acc > 1")[0].key_type, KeyType::Metric);
+    }
+
+    #[test]
+    fn logged_models_parse_and_separators() {
+        assert_eq!(lm("model_id = 'x' and metrics.a < 1").len(), 2);
+        // Like MLflow, stray ANDs are ignored.
+        assert_eq!(lm("name = 'a' AND").len(), 1);
+        assert_eq!(lm("AND name = 'a'").len(), 1);
+        assert_eq!(lm("name = 'a' AND AND name = 'b'").len(), 2);
+        assert_eq!(lm("name = 'a AND b'")[0].value, s("a AND b"));
+    }
+
+    #[test]
+    fn logged_models_parse_errors() {
+        let entity = "Expected one of ['attributes', 'metrics', 'params', 'tags'].";
+        assert_eq!(
+            lm_err("metric.acc > 1"),
+            format!("Invalid entity type: 'metric'. {entity}")
+        );
+        assert_eq!(
+            lm_err("datasets.name = 'x'"),
+            format!("Invalid entity type: 'datasets'. {entity}")
+        );
+        assert_eq!(
+            lm_err("attribute.name = 'x'"),
+            format!("Invalid entity type: 'attribute'. {entity}")
+        );
+        assert_eq!(lm_err("tag.t = 'x'"), format!("Invalid entity type: 'tag'. {entity}"));
+        let e = lm_err("foo = 'x'");
+        assert!(
+            e.starts_with("Invalid attribute key 'foo' specified. Valid keys are '{"),
+            "{e}"
+        );
+        assert!(e.contains("'source_run_id'") && e.contains("'creation_time'"), "{e}");
+        assert!(lm_err("experiment_id = '1'").starts_with("Invalid attribute key 'experiment_id'"));
+        assert_eq!(
+            lm_err("metrics.x LIKE 'a'"),
+            "Invalid comparison operator for metrics.x: 'LIKE'. Expected one of ('<', '<=', '>', '>=', '=', '!=')."
+        );
+        assert_eq!(
+            lm_err("params.x > 'a'"),
+            "Invalid comparison operator for params.x: '>'. Expected one of ('=', '!=', 'LIKE', 'ILIKE', 'IN', \
+             'NOT IN')."
+        );
+        assert!(lm_err("creation_time IN (1)")
+            .starts_with("Invalid comparison operator for attributes.creation_time: 'IN'"));
+        assert!(lm_err("name IS NULL").starts_with("Invalid comparison operator for attributes.name: 'IS NULL'"));
+        assert!(lm_err("tags.t IS NOT NULL").starts_with("Invalid comparison operator for tags.t: 'IS NOT NULL'"));
+        assert!(lm_err("name RLIKE 'a'").starts_with("Invalid comparison operator for attributes.name: 'RLIKE'"));
+        assert!(lm_err("name == 'a'").starts_with("Invalid comparison operator for attributes.name: '=='"));
+        assert_eq!(
+            lm_err("name = 'a' OR name = 'b'"),
+            "Invalid filter string: \"name = 'a' OR name = 'b'\". Expected a list of comparisons separated by \
+             'AND' (e.g. 'metrics.loss > 0.1 AND params.lr = 0.01')."
+        );
+        for bad in [
+            "(name = 'a')",
+            "name = 'a' and (name = 'b')",
+            "name = 'a' name = 'b'",
+            "name = 'a'; name = 'b'",
+            "OR name = 'a'",
+            "NOT name = 'a'",
+            "'name' = 'a'",
+            "= 'a'",
+        ] {
+            let e = lm_err(bad);
+            assert!(
+                e.starts_with("Invalid filter string: ") && e.contains("separated by 'AND'"),
+                "{bad}: {e}"
+            );
+        }
+        assert_eq!(
+            lm_err("metrics.acc > '0.5'"),
+            "Expected numeric value type for metric. Found '0.5'"
+        );
+        assert_eq!(
+            lm_err("metrics.acc > abc"),
+            "Expected numeric value type for metric. Found abc"
+        );
+        assert_eq!(
+            lm_err("creation_timestamp = 'x'"),
+            "Expected numeric value type for numeric attribute: creation_timestamp. Found 'x'"
+        );
+        assert!(lm_err("name IN 'a'").contains("expected a parenthesized list"));
+        assert!(lm_err("name = ('a')").contains("expected a single value"));
+        assert!(lm_err("name IN ()").contains("got empty list"));
+        assert!(lm_err("name IN (a)").contains("unquoted value 'a'"));
+        assert!(lm_err("name = 'unterminated").contains("unterminated string literal"));
+        assert!(lm_err("name").contains("but the filter ended"));
+        assert!(lm_err("name =").contains("Expected value token"));
+        assert!(lm_err("metrics. > 1").contains("Expected a key name after '.'"));
+    }
+
+    #[test]
+    fn logged_models_error_quotes_filter_like_python() {
+        assert_eq!(py_repr("a"), "'a'");
+        assert_eq!(py_repr("it's"), "\"it's\"");
+        assert_eq!(py_repr("'a' \"b\""), "'\\'a\\' \"b\"'");
+        assert_eq!(py_repr("a\\b\nc"), "'a\\\\b\\nc'");
+        assert!(lm_err("name = \"a\" OR x").starts_with("Invalid filter string: 'name = \"a\" OR x'."));
+    }
+
+    #[test]
+    fn logged_models_never_panic() {
+        for f in [
+            "",
+            "AND",
+            "and and",
+            "(",
+            ")",
+            "'",
+            "\"",
+            "`",
+            "metrics.",
+            "metrics.`",
+            "name = ",
+            "name IN (",
+            "name IN ('a'",
+            "metrics.x > 1e",
+            "metrics.x > -",
+            "名前 = 'x'",
+            "tags.ключ = 'значение'",
+            ";",
+            "\u{0}",
+            "status = READY",
+            "name = 'a' AND OR",
+        ] {
+            let _ = parse_filter(Entity::LoggedModels, f);
+            let _ = build_logged_model_sql(Dialect::Sqlite, f, &[], 1);
+        }
+        assert_eq!(lm("tags.ключ = 'значение'")[0].value, s("значение"));
+        assert_eq!(lm("status = READY")[0].value, s("READY"));
+    }
+
+    #[test]
+    fn logged_models_order_resolution() {
+        let fields = |list: &[LoggedModelOrder]| -> Vec<(String, bool)> {
+            match resolve_logged_model_order(list) {
+                Ok(v) => v.into_iter().map(|o| (o.field_name, o.ascending)).collect(),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        let kv =
+            |v: &[(&str, bool)]| -> Vec<(String, bool)> { v.iter().map(|(k, a)| ((*k).to_string(), *a)).collect() };
+        assert!(LoggedModelOrder::default().ascending);
+        assert_eq!(fields(&[]), kv(&[("creation_timestamp", false), ("model_id", true)]));
+        assert_eq!(
+            fields(&[ord("creation_time", true)]),
+            kv(&[("creation_timestamp", true), ("model_id", true)])
+        );
+        assert_eq!(
+            fields(&[ord("model_id", false)]),
+            kv(&[("model_id", false), ("creation_timestamp", false)])
+        );
+        assert_eq!(
+            fields(&[ord("metrics.acc", false), ord(" last_updated_time ", true)]),
+            kv(&[
+                ("metrics.acc", false),
+                ("last_updated_timestamp", true),
+                ("creation_timestamp", false),
+                ("model_id", true)
+            ])
+        );
+        assert_eq!(fields(&[ord("metrics.`a b`", true)])[0].0, "metrics.a b");
+        assert_eq!(fields(&[ord("metrics.a.b", true)])[0].0, "metrics.a.b");
+        // Duplicates are allowed, as in MLflow.
+        assert_eq!(fields(&[ord("name", true), ord("name", false)]).len(), 4);
+
+        let resolved = resolve_logged_model_order(&[
+            ord_ds("metrics.acc", true, "ds", Some("d1")),
+            ord_ds("name", true, "ds", None),
+            LoggedModelOrder {
+                field_name: "metrics.loss".into(),
+                ascending: true,
+                dataset_name: Some(String::new()),
+                dataset_digest: Some(String::new()),
+            },
+        ]);
+        let resolved = resolved.unwrap_or_default();
+        assert_eq!(resolved[0], ord_ds("metrics.acc", true, "ds", Some("d1")));
+        assert_eq!(resolved[1], ord("name", true));
+        assert_eq!(resolved[2], ord("metrics.loss", true));
+    }
+
+    #[test]
+    fn logged_models_order_errors() {
+        assert_eq!(
+            lm_order_err(&[ord("", true)]),
+            "`field_name` in the `order_by` clause must be specified."
+        );
+        assert_eq!(
+            lm_order_err(&[ord("  ", true)]),
+            "`field_name` in the `order_by` clause must be specified."
+        );
+        assert_eq!(
+            lm_order_err(&[ord("params.x", true)]),
+            "Invalid order by field name: params.x. Only metrics are supported."
+        );
+        assert_eq!(
+            lm_order_err(&[ord("metric.x", true)]),
+            "Invalid order by field name: metric.x. Only metrics are supported."
+        );
+        let e = lm_order_err(&[ord("foo", true)]);
+        assert!(
+            e.starts_with("Invalid order by field name: foo. Valid field names are"),
+            "{e}"
+        );
+        assert!(lm_order_err(&[ord("metrics.", true)]).starts_with("Invalid order by field name: metrics."));
+        assert!(lm_order_err(&[ord("metrics.``", true)]).starts_with("Invalid order by field name: metrics.``"));
+        assert_eq!(
+            lm_order_err(&[LoggedModelOrder {
+                field_name: "metrics.acc".into(),
+                dataset_digest: Some("d".into()),
+                ..LoggedModelOrder::default()
+            }]),
+            "`dataset_digest` can only be specified if `dataset_name` is also specified."
+        );
+        // The string form goes through the same checks.
+        assert!(order_err(Entity::LoggedModels, "tags.x DESC").contains("Only metrics are supported"));
+        assert!(order_err(Entity::LoggedModels, "bogus").starts_with("Invalid order by field name: bogus."));
+    }
+
+    #[test]
+    fn sql_logged_models_empty() {
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            let p = lm_sql(dialect, "", &[], &[], 1);
+            assert_eq!(
+                p,
+                SqlParts {
+                    where_sql: "1=1".into(),
+                    order_sql: DEFAULT_LM_ORDER.into(),
+                    ..SqlParts::default()
+                }
+            );
+            assert_eq!(build_logged_model_sql(dialect, " ", &[], 5), Ok(p));
+        }
+    }
+
+    #[test]
+    fn sql_logged_models_attributes() {
+        let p = lm_sql(Dialect::Sqlite, "name = 'model'", &[], &[], 3);
+        assert_eq!(p.where_sql, "(logged_models.name = $3)");
+        assert_eq!(p.binds, vec![text("model")]);
+        assert_eq!(p.order_sql, DEFAULT_LM_ORDER);
+
+        let p = lm_sql(
+            Dialect::Postgres,
+            "creation_time >= 1700000000000 AND last_updated_timestamp < 2.5 AND model_id IN ('a', 'b') AND \
+             source_run_id != 'r' AND model_type ILIKE '%Sk%'",
+            &[],
+            &[],
+            1,
+        );
+        assert_eq!(
+            p.where_sql,
+            "(logged_models.creation_timestamp >= $1) AND (logged_models.last_updated_timestamp < $2) AND \
+             (logged_models.model_id IN ($3, $4)) AND (logged_models.source_run_id != $5) AND \
+             (logged_models.model_type ILIKE $6)"
+        );
+        assert_eq!(
+            p.binds,
+            vec![
+                SqlValue::Int(1_700_000_000_000),
+                SqlValue::Float(2.5),
+                text("a"),
+                text("b"),
+                text("r"),
+                text("%Sk%")
+            ]
+        );
+
+        let p = lm_sql(Dialect::Sqlite, "name LIKE 'a_%*' AND name ILIKE 'B%'", &[], &[], 1);
+        assert_eq!(
+            p.where_sql,
+            "(logged_models.name GLOB $1) AND (LOWER(logged_models.name) LIKE LOWER($2))"
+        );
+        assert_eq!(p.binds, vec![text("a?*[*]"), text("B%")]);
+        let p = lm_sql(Dialect::Postgres, "name LIKE 'a_%'", &[], &[], 1);
+        assert_eq!(p.where_sql, "(logged_models.name LIKE $1)");
+        assert_eq!(p.binds, vec![text("a_%")]);
+    }
+
+    #[test]
+    fn sql_logged_models_status() {
+        let p = lm_sql(Dialect::Postgres, "status = 'READY'", &[], &[], 1);
+        assert_eq!(p.where_sql, "(logged_models.status = $1)");
+        assert_eq!(p.binds, vec![text("LOGGED_MODEL_READY")]);
+        let p = lm_sql(Dialect::Postgres, "status != 'LOGGED_MODEL_PENDING'", &[], &[], 1);
+        assert_eq!(p.binds, vec![text("LOGGED_MODEL_PENDING")]);
+        let p = lm_sql(
+            Dialect::Sqlite,
+            "status NOT IN ('FAILED', 'UNSPECIFIED', 'ready')",
+            &[],
+            &[],
+            1,
+        );
+        assert_eq!(p.where_sql, "(logged_models.status NOT IN ($1, $2, $3))");
+        assert_eq!(
+            p.binds,
+            vec![
+                text("LOGGED_MODEL_UPLOAD_FAILED"),
+                text("LOGGED_MODEL_STATUS_UNSPECIFIED"),
+                text("ready")
+            ]
+        );
+        let case = "(CASE logged_models.status WHEN 'LOGGED_MODEL_STATUS_UNSPECIFIED' THEN 'UNSPECIFIED' WHEN \
+                    'LOGGED_MODEL_PENDING' THEN 'PENDING' WHEN 'LOGGED_MODEL_READY' THEN 'READY' WHEN \
+                    'LOGGED_MODEL_UPLOAD_FAILED' THEN 'FAILED' ELSE logged_models.status END)";
+        let p = lm_sql(Dialect::Sqlite, "status LIKE 'RE%'", &[], &[], 1);
+        assert_eq!(p.where_sql, format!("({case} GLOB $1)"));
+        assert_eq!(p.binds, vec![text("RE*")]);
+        let p = lm_sql(Dialect::Postgres, "status ILIKE '%fail%'", &[], &[], 1);
+        assert_eq!(p.where_sql, format!("({case} ILIKE $1)"));
+    }
+
+    #[test]
+    fn sql_logged_models_metrics_params_tags() {
+        let p = lm_sql(
+            Dialect::Postgres,
+            "metrics.acc > 0.5 AND params.lr = '0.1' AND tags.t IN ('x', 'y') AND metrics.loss != 1",
+            &[],
+            &[],
+            2,
+        );
+        assert_eq!(
+            p.where_sql,
+            "(EXISTS (SELECT 1 FROM logged_model_metrics f0 WHERE f0.model_id = logged_models.model_id AND f0.key \
+             = $2 AND f0.value > $3 AND f0.is_nan = 0)) AND (EXISTS (SELECT 1 FROM logged_model_params f1 WHERE \
+             f1.model_id = logged_models.model_id AND f1.key = $4 AND f1.value = $5)) AND (EXISTS (SELECT 1 FROM \
+             logged_model_tags f2 WHERE f2.model_id = logged_models.model_id AND f2.key = $6 AND f2.value IN ($7, \
+             $8))) AND (EXISTS (SELECT 1 FROM logged_model_metrics f3 WHERE f3.model_id = logged_models.model_id \
+             AND f3.key = $9 AND (f3.value != $10 OR f3.is_nan = 1)))"
+        );
+        assert_eq!(
+            p.binds,
+            vec![
+                text("acc"),
+                SqlValue::Float(0.5),
+                text("lr"),
+                text("0.1"),
+                text("t"),
+                text("x"),
+                text("y"),
+                text("loss"),
+                SqlValue::Float(1.0)
+            ]
+        );
+        let p = lm_sql(Dialect::Sqlite, "tags.t LIKE 'a%'", &[], &[], 1);
+        assert_eq!(
+            p.where_sql,
+            "(EXISTS (SELECT 1 FROM logged_model_tags f0 WHERE f0.model_id = logged_models.model_id AND f0.key = $1 \
+             AND f0.value GLOB $2))"
+        );
+    }
+
+    #[test]
+    fn sql_logged_models_datasets() {
+        let datasets = [ds("train", Some("abc")), ds("eval", None), ds("test", Some(""))];
+        let p = lm_sql(Dialect::Sqlite, "metrics.acc >= 0.9 AND name = 'm'", &datasets, &[], 1);
+        assert_eq!(
+            p.where_sql,
+            "(EXISTS (SELECT 1 FROM logged_model_metrics f0 WHERE f0.model_id = logged_models.model_id AND f0.key \
+             = $1 AND f0.value >= $2 AND f0.is_nan = 0 AND ((f0.dataset_name = $3 AND f0.dataset_digest = $4) OR \
+             f0.dataset_name = $5 OR f0.dataset_name = $6))) AND (logged_models.name = $7)"
+        );
+        assert_eq!(
+            p.binds,
+            vec![
+                text("acc"),
+                SqlValue::Float(0.9),
+                text("train"),
+                text("abc"),
+                text("eval"),
+                text("test"),
+                text("m")
+            ]
+        );
+        // Without a metric comparison: models with some metric on one of the datasets.
+        let p = lm_sql(Dialect::Postgres, "params.a = 'b'", &[ds("train", None)], &[], 1);
+        assert_eq!(
+            p.where_sql,
+            "(EXISTS (SELECT 1 FROM logged_model_params f0 WHERE f0.model_id = logged_models.model_id AND f0.key = \
+             $1 AND f0.value = $2)) AND (EXISTS (SELECT 1 FROM logged_model_metrics dsm WHERE dsm.model_id = \
+             logged_models.model_id AND (dsm.dataset_name = $3)))"
+        );
+        let p = lm_sql(Dialect::Postgres, "", &[ds("d", Some("g"))], &[], 1);
+        assert_eq!(
+            p.where_sql,
+            "(EXISTS (SELECT 1 FROM logged_model_metrics dsm WHERE dsm.model_id = logged_models.model_id AND \
+             ((dsm.dataset_name = $1 AND dsm.dataset_digest = $2))))"
+        );
+        let e = build_logged_model_search_sql(Dialect::Sqlite, "", &[ds("", Some("g"))], &[], 1);
+        assert_eq!(
+            e,
+            Err(FilterError::new(
+                "`dataset_name` in the `datasets` clause must be specified."
+            ))
+        );
+    }
+
+    #[test]
+    fn sql_logged_models_order_by() {
+        let p = lm_sql(
+            Dialect::Postgres,
+            "name = 'm'",
+            &[],
+            &[
+                ord_ds("metrics.acc", false, "eval", Some("d1")),
+                ord("model_type", true),
+                ord("creation_time", true),
+            ],
+            1,
+        );
+        assert_eq!(
+            p.joins,
+            "LEFT JOIN (SELECT ob0m.model_id, ob0m.value, ob0m.is_nan, ROW_NUMBER() OVER (PARTITION BY ob0m.model_id \
+             ORDER BY ob0m.timestamp DESC, ob0m.step DESC, ob0m.run_uuid ASC) AS rn FROM logged_model_metrics ob0m \
+             WHERE ob0m.key = $1 AND ob0m.dataset_name = $2 AND ob0m.dataset_digest = $3) ob0 ON ob0.model_id = \
+             logged_models.model_id AND ob0.rn = 1"
+        );
+        assert_eq!(p.where_sql, "(logged_models.name = $4)");
+        assert_eq!(
+            p.order_sql,
+            "CASE WHEN ob0.is_nan = 1 THEN 1 WHEN ob0.value IS NULL THEN 2 ELSE 0 END ASC, ob0.value DESC, CASE \
+             WHEN logged_models.model_type IS NULL THEN 1 ELSE 0 END ASC, logged_models.model_type ASC, \
+             logged_models.creation_timestamp ASC, logged_models.model_id ASC"
+        );
+        assert_eq!(p.binds, vec![text("acc"), text("eval"), text("d1"), text("m")]);
+
+        let p = lm_sql(
+            Dialect::Sqlite,
+            "",
+            &[],
+            &[ord("metrics.a", true), ord("metrics.b", true)],
+            1,
+        );
+        assert!(
+            p.joins.contains(") ob0 ON ob0.model_id") && p.joins.contains(") ob1 ON ob1.model_id"),
+            "{}",
+            p.joins
+        );
+        assert_eq!(p.binds, vec![text("a"), text("b")]);
+
+        let p = lm_sql(Dialect::Sqlite, "", &[], &[ord("status", false)], 1);
+        assert_eq!(
+            p.order_sql,
+            format!(
+                "(CASE logged_models.status WHEN 'LOGGED_MODEL_STATUS_UNSPECIFIED' THEN 0 WHEN \
+                 'LOGGED_MODEL_PENDING' THEN 1 WHEN 'LOGGED_MODEL_READY' THEN 2 WHEN 'LOGGED_MODEL_UPLOAD_FAILED' \
+                 THEN 3 ELSE 4 END) DESC, {DEFAULT_LM_ORDER}"
+            )
+        );
+        let p = lm_sql(
+            Dialect::Sqlite,
+            "",
+            &[],
+            &[ord("model_id", false), ord("last_updated_time", true)],
+            1,
+        );
+        assert_eq!(
+            p.order_sql,
+            "logged_models.model_id DESC, logged_models.last_updated_timestamp ASC, logged_models.creation_timestamp \
+             DESC"
+        );
+        let e = build_logged_model_sql(Dialect::Sqlite, "", &[ord("params.p", true)], 1);
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn sql_logged_models_via_generic_entry_points() {
+        let generic = build(
+            Entity::LoggedModels,
+            Dialect::Postgres,
+            "metrics.acc > 1",
+            &["metrics.acc DESC", "name"],
+            2,
+        );
+        let objects = lm_sql(
+            Dialect::Postgres,
+            "metrics.acc > 1",
+            &[],
+            &[ord("metrics.acc", false), ord("name", true)],
+            2,
+        );
+        assert_eq!(generic, objects);
+        let generic = build(Entity::LoggedModels, Dialect::Sqlite, "", &["metrics.`a b` ASC"], 1);
+        assert_eq!(generic.binds, vec![text("a b")]);
+        assert_eq!(
+            resolve_order_by(Entity::LoggedModels, &strings(&["creation_time ASC"]))
+                .map(|v| v.into_iter().map(|o| (o.key, o.ascending)).collect::<Vec<_>>()),
+            Ok(vec![
+                ("creation_timestamp".to_string(), true),
+                ("model_id".to_string(), true)
+            ])
+        );
+        assert_eq!(resolve_order_by(Entity::LoggedModels, &[]).map(|v| v.len()), Ok(2));
+        let parsed = parse_filter(Entity::LoggedModels, "status = 'READY'").unwrap_or_default();
+        let (sql, binds) = build_where_sql(Entity::LoggedModels, Dialect::Sqlite, &parsed, 7);
+        assert_eq!(
+            (sql.as_str(), binds),
+            ("(logged_models.status = $7)", vec![text("LOGGED_MODEL_READY")])
+        );
+        assert_eq!(Entity::LoggedModels.table(), "logged_models");
+    }
+
+    #[test]
+    fn sql_logged_models_never_contain_user_text() {
+        let evil = "x'); DROP TABLE logged_models; --";
+        let f = format!(
+            "params.`{evil}` = \"{evil}\" AND tags.t LIKE \"{evil}\" AND name IN (\"{evil}\") AND metrics.`{evil}` > 1"
+        );
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            let p = lm_sql(
+                dialect,
+                &f,
+                &[ds(evil, Some(evil))],
+                &[ord_ds(&format!("metrics.{evil}"), false, evil, Some(evil))],
+                1,
+            );
+            let all = format!("{} {} {}", p.joins, p.where_sql, p.order_sql);
+            assert!(!all.contains("DROP"), "{all}");
+            assert!(!all.contains('\''), "{all}");
+            assert!(p.binds.contains(&text(evil)));
+        }
     }
 }

@@ -9,9 +9,9 @@ pub mod artifacts;
 pub mod db;
 pub mod error;
 pub mod filter;
+mod logged_models;
 pub mod model;
 mod registry;
-mod logged_models;
 mod tracking;
 pub mod validation;
 
@@ -56,7 +56,10 @@ impl Store {
     pub async fn open(uri: &str, default_artifact_root: &str) -> Result<Store> {
         let backend = BackendUri::parse(uri)?;
         let db = Db::connect(&backend).await?;
-        let store = Store { db, default_artifact_root: default_artifact_root.trim_end_matches('/').to_string() };
+        let store = Store {
+            db,
+            default_artifact_root: default_artifact_root.trim_end_matches('/').to_string(),
+        };
         store.ensure_default_experiment().await?;
         Ok(store)
     }
@@ -107,7 +110,11 @@ pub fn decode_page_token(token: Option<&str>) -> Result<i64> {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Ok(0);
     };
-    let bad = || StoreError::invalid(format!("Invalid page token '{token}': it must be a token returned by a previous search"));
+    let bad = || {
+        StoreError::invalid(format!(
+            "Invalid page token '{token}': it must be a token returned by a previous search"
+        ))
+    };
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(token)
         .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(token))

@@ -4,13 +4,18 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::error::{Result, StoreError};
+use crate::filter;
 use crate::model::*;
 use crate::tracking::{metric_value, placeholders};
 use crate::validation as v;
-use crate::{decode_page_token, new_id, next_token, now_ms, Store};
+use crate::{bind_all, decode_page_token, new_id, next_token, now_ms, Store};
 
-const STATUSES: [&str; 4] =
-    ["LOGGED_MODEL_STATUS_UNSPECIFIED", "LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED"];
+const STATUSES: [&str; 4] = [
+    "LOGGED_MODEL_STATUS_UNSPECIFIED",
+    "LOGGED_MODEL_PENDING",
+    "LOGGED_MODEL_READY",
+    "LOGGED_MODEL_UPLOAD_FAILED",
+];
 
 /// What `create_logged_model` takes.
 #[derive(Debug, Clone, Default)]
@@ -32,12 +37,14 @@ pub fn parse_logged_model_status(s: &str) -> Result<&'static str> {
         "3" => Some(STATUSES[3]),
         _ => None,
     };
-    by_number.or_else(|| STATUSES.iter().copied().find(|st| st.eq_ignore_ascii_case(s))).ok_or_else(|| {
-        StoreError::invalid(format!(
-            "Invalid value \"{s}\" for parameter 'status' supplied: expected one of {}",
-            STATUSES.join(", ")
-        ))
-    })
+    by_number
+        .or_else(|| STATUSES.iter().copied().find(|st| st.eq_ignore_ascii_case(s)))
+        .ok_or_else(|| {
+            StoreError::invalid(format!(
+                "Invalid value \"{s}\" for parameter 'status' supplied: expected one of {}",
+                STATUSES.join(", ")
+            ))
+        })
 }
 
 fn info_from_row(row: &AnyRow) -> Result<LoggedModelInfo> {
@@ -77,8 +84,14 @@ impl Store {
             self.get_run_info(run_id).await?;
         }
         let model_id = format!("m-{}", new_id());
-        let name = req.name.filter(|n| !n.is_empty()).unwrap_or_else(|| "model".to_string());
-        let location = format!("{}/models/{model_id}/artifacts", exp.artifact_location.trim_end_matches('/'));
+        let name = req
+            .name
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "model".to_string());
+        let location = format!(
+            "{}/models/{model_id}/artifacts",
+            exp.artifact_location.trim_end_matches('/')
+        );
         let now = now_ms();
         {
             let _w = self.db.writer().await;
@@ -135,8 +148,13 @@ impl Store {
     }
 
     async fn fill_logged_models(&self, infos: Vec<LoggedModelInfo>) -> Result<Vec<LoggedModel>> {
-        let mut out: Vec<LoggedModel> =
-            infos.into_iter().map(|info| LoggedModel { info, data: LoggedModelData::default() }).collect();
+        let mut out: Vec<LoggedModel> = infos
+            .into_iter()
+            .map(|info| LoggedModel {
+                info,
+                data: LoggedModelData::default(),
+            })
+            .collect();
         if out.is_empty() {
             return Ok(out);
         }
@@ -150,14 +168,28 @@ impl Store {
             }
             q.fetch_all(&self.db.pool)
         };
-        for row in fetch(format!("SELECT model_id, key, value FROM logged_model_tags WHERE model_id IN ({ph}) ORDER BY key")).await? {
+        for row in fetch(format!(
+            "SELECT model_id, key, value FROM logged_model_tags WHERE model_id IN ({ph}) ORDER BY key"
+        ))
+        .await?
+        {
             if let Some(i) = pos(&row.try_get::<String, _>("model_id")?) {
-                out[i].info.tags.push(Tag::new(row.try_get::<String, _>("key")?, row.try_get::<String, _>("value")?));
+                out[i].info.tags.push(Tag::new(
+                    row.try_get::<String, _>("key")?,
+                    row.try_get::<String, _>("value")?,
+                ));
             }
         }
-        for row in fetch(format!("SELECT model_id, key, value FROM logged_model_params WHERE model_id IN ({ph}) ORDER BY key")).await? {
+        for row in fetch(format!(
+            "SELECT model_id, key, value FROM logged_model_params WHERE model_id IN ({ph}) ORDER BY key"
+        ))
+        .await?
+        {
             if let Some(i) = pos(&row.try_get::<String, _>("model_id")?) {
-                out[i].data.params.push(Tag::new(row.try_get::<String, _>("key")?, row.try_get::<String, _>("value")?));
+                out[i].data.params.push(Tag::new(
+                    row.try_get::<String, _>("key")?,
+                    row.try_get::<String, _>("value")?,
+                ));
             }
         }
         for row in fetch(format!(
@@ -201,11 +233,13 @@ impl Store {
     pub async fn delete_logged_model(&self, model_id: &str) -> Result<()> {
         self.get_logged_model(model_id).await?;
         let _w = self.db.writer().await;
-        sqlx::query("UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_timestamp = $1 WHERE model_id = $2")
-            .bind(now_ms())
-            .bind(model_id)
-            .execute(&self.db.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_timestamp = $1 WHERE model_id = $2",
+        )
+        .bind(now_ms())
+        .bind(model_id)
+        .execute(&self.db.pool)
+        .await?;
         Ok(())
     }
 
@@ -240,7 +274,9 @@ impl Store {
             .execute(&self.db.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::not_found(format!("No tag with key '{key}' found for logged model '{model_id}'.")));
+            return Err(StoreError::not_found(format!(
+                "No tag with key '{key}' found for logged model '{model_id}'."
+            )));
         }
         Ok(())
     }
@@ -267,23 +303,22 @@ impl Store {
         Ok(())
     }
 
-    /// Active logged models of the given experiments, newest first. Filters on
-    /// logged models are not supported yet and are rejected, never ignored.
+    /// Active logged models of the given experiments: MLflow's logged-model filter
+    /// grammar, dataset restriction and ordering (default newest first), in SQL.
     pub async fn search_logged_models(
         &self,
         experiment_ids: &[String],
         filter_string: &str,
+        datasets: &[filter::LoggedModelDataset],
+        order_by: &[filter::LoggedModelOrder],
         max_results: Option<i64>,
         page_token: Option<&str>,
     ) -> Result<Page<LoggedModel>> {
-        if !filter_string.trim().is_empty() {
-            return Err(StoreError::invalid(format!(
-                "Filtering logged models is not supported by this server yet (filter: '{filter_string}')"
-            )));
-        }
-        let max = max_results.unwrap_or(100);
+        let max = max_results.filter(|m| *m != 0).unwrap_or(100);
         if !(1..=50_000).contains(&max) {
-            return Err(StoreError::invalid(format!("Invalid value {max} for parameter 'max_results' supplied.")));
+            return Err(StoreError::invalid(format!(
+                "Invalid value {max} for parameter 'max_results' supplied."
+            )));
         }
         let offset = decode_page_token(page_token)?;
         let mut ids = Vec::new();
@@ -291,23 +326,35 @@ impl Store {
             ids.push(crate::tracking::parse_experiment_id(id)?);
         }
         if ids.is_empty() {
-            return Ok(Page { items: Vec::new(), next_page_token: None });
+            return Err(StoreError::invalid(v::missing_value("experiment_ids")));
         }
         let n = ids.len();
+        let parts = filter::build_logged_model_search_sql(self.db.dialect, filter_string, datasets, order_by, n + 1)?;
+        let m = n + parts.binds.len();
         let sql = format!(
-            "SELECT * FROM logged_models WHERE experiment_id IN ({}) AND lifecycle_stage = 'active' \
-             ORDER BY creation_timestamp DESC, model_id LIMIT ${} OFFSET ${}",
+            "SELECT logged_models.* FROM logged_models {} WHERE logged_models.experiment_id IN ({}) \
+             AND logged_models.lifecycle_stage = 'active' AND ({}) ORDER BY {} LIMIT ${} OFFSET ${}",
+            parts.joins,
             placeholders(1, n),
-            n + 1,
-            n + 2
+            parts.where_sql,
+            parts.order_sql,
+            m + 1,
+            m + 2
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for id in &ids {
             q = q.bind(*id);
         }
-        let rows = q.bind(max).bind(offset).fetch_all(&self.db.pool).await?;
+        let rows = bind_all(q, &parts.binds)
+            .bind(max)
+            .bind(offset)
+            .fetch_all(&self.db.pool)
+            .await?;
         let infos = rows.iter().map(info_from_row).collect::<Result<Vec<_>>>()?;
         let next = next_token(offset, infos.len(), max);
-        Ok(Page { items: self.fill_logged_models(infos).await?, next_page_token: next })
+        Ok(Page {
+            items: self.fill_logged_models(infos).await?,
+            next_page_token: next,
+        })
     }
 }

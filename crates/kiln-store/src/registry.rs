@@ -68,7 +68,12 @@ impl Store {
             .ok_or_else(|| rm_not_found(name))
     }
 
-    pub async fn create_registered_model(&self, name: &str, tags: &[Tag], description: Option<&str>) -> Result<RegisteredModel> {
+    pub async fn create_registered_model(
+        &self,
+        name: &str,
+        tags: &[Tag],
+        description: Option<&str>,
+    ) -> Result<RegisteredModel> {
         v::validate_model_name(name)?;
         for t in tags {
             v::validate_registry_tag(&t.key, &t.value)?;
@@ -131,11 +136,22 @@ impl Store {
             }
             q.fetch_all(&self.db.pool)
         };
-        for row in fetch(format!("SELECT name, key, value FROM registered_model_tags WHERE name IN ({ph}) ORDER BY key")).await? {
+        for row in fetch(format!(
+            "SELECT name, key, value FROM registered_model_tags WHERE name IN ({ph}) ORDER BY key"
+        ))
+        .await?
+        {
             let i = index[&row.try_get::<String, _>("name")?];
-            rms[i].tags.push(Tag::new(row.try_get::<String, _>("key")?, row.try_get::<String, _>("value")?));
+            rms[i].tags.push(Tag::new(
+                row.try_get::<String, _>("key")?,
+                row.try_get::<String, _>("value")?,
+            ));
         }
-        for row in fetch(format!("SELECT name, alias, version FROM registered_model_aliases WHERE name IN ({ph}) ORDER BY alias")).await? {
+        for row in fetch(format!(
+            "SELECT name, alias, version FROM registered_model_aliases WHERE name IN ({ph}) ORDER BY alias"
+        ))
+        .await?
+        {
             let i = index[&row.try_get::<String, _>("name")?];
             rms[i].aliases.push(Alias {
                 alias: row.try_get("alias")?,
@@ -166,8 +182,11 @@ impl Store {
         let mut names: Vec<String> = mvs.iter().map(|m| m.name.clone()).collect();
         names.sort();
         names.dedup();
-        let index: HashMap<(String, String), usize> =
-            mvs.iter().enumerate().map(|(i, m)| ((m.name.clone(), m.version.clone()), i)).collect();
+        let index: HashMap<(String, String), usize> = mvs
+            .iter()
+            .enumerate()
+            .map(|(i, m)| ((m.name.clone(), m.version.clone()), i))
+            .collect();
         let ph = placeholders(1, names.len());
         let fetch = |sql: String| {
             let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -176,14 +195,31 @@ impl Store {
             }
             q.fetch_all(&self.db.pool)
         };
-        for row in fetch(format!("SELECT name, version, key, value FROM model_version_tags WHERE name IN ({ph}) ORDER BY key")).await? {
-            let k = (row.try_get::<String, _>("name")?, row.try_get::<i64, _>("version")?.to_string());
+        for row in fetch(format!(
+            "SELECT name, version, key, value FROM model_version_tags WHERE name IN ({ph}) ORDER BY key"
+        ))
+        .await?
+        {
+            let k = (
+                row.try_get::<String, _>("name")?,
+                row.try_get::<i64, _>("version")?.to_string(),
+            );
             if let Some(&i) = index.get(&k) {
-                mvs[i].tags.push(Tag::new(row.try_get::<String, _>("key")?, row.try_get::<String, _>("value")?));
+                mvs[i].tags.push(Tag::new(
+                    row.try_get::<String, _>("key")?,
+                    row.try_get::<String, _>("value")?,
+                ));
             }
         }
-        for row in fetch(format!("SELECT name, alias, version FROM registered_model_aliases WHERE name IN ({ph}) ORDER BY alias")).await? {
-            let k = (row.try_get::<String, _>("name")?, row.try_get::<i64, _>("version")?.to_string());
+        for row in fetch(format!(
+            "SELECT name, alias, version FROM registered_model_aliases WHERE name IN ({ph}) ORDER BY alias"
+        ))
+        .await?
+        {
+            let k = (
+                row.try_get::<String, _>("name")?,
+                row.try_get::<i64, _>("version")?.to_string(),
+            );
             if let Some(&i) = index.get(&k) {
                 mvs[i].aliases.push(row.try_get("alias")?);
             }
@@ -205,7 +241,9 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             if taken.is_some() && new_name != name {
-                return Err(StoreError::exists(format!("Registered Model (name={new_name}) already exists.")));
+                return Err(StoreError::exists(format!(
+                    "Registered Model (name={new_name}) already exists."
+                )));
             }
             let now = now_ms();
             sqlx::query("UPDATE registered_models SET name = $1, last_updated_time = $2 WHERE name = $3")
@@ -214,7 +252,12 @@ impl Store {
                 .bind(name)
                 .execute(&mut *tx)
                 .await?;
-            for table in ["registered_model_tags", "model_versions", "model_version_tags", "registered_model_aliases"] {
+            for table in [
+                "registered_model_tags",
+                "model_versions",
+                "model_version_tags",
+                "registered_model_aliases",
+            ] {
                 sqlx::query(AssertSqlSafe(format!("UPDATE {table} SET name = $1 WHERE name = $2")))
                     .bind(new_name)
                     .bind(name)
@@ -244,9 +287,13 @@ impl Store {
         self.rm_row(name).await?;
         let _w = self.db.writer().await;
         let mut tx = self.db.pool.begin().await?;
-        for table in
-            ["registered_model_tags", "model_version_tags", "registered_model_aliases", "model_versions", "registered_models"]
-        {
+        for table in [
+            "registered_model_tags",
+            "model_version_tags",
+            "registered_model_aliases",
+            "model_versions",
+            "registered_models",
+        ] {
             sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE name = $1")))
                 .bind(name)
                 .execute(&mut *tx)
@@ -298,7 +345,10 @@ impl Store {
             });
         }
         let next = next_token(offset, rms.len(), max);
-        Ok(Page { items: self.fill_registered_models(rms).await?, next_page_token: next })
+        Ok(Page {
+            items: self.fill_registered_models(rms).await?,
+            next_page_token: next,
+        })
     }
 
     /// The latest version in each requested stage (all stages when empty).
@@ -340,7 +390,9 @@ impl Store {
             .execute(&self.db.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::not_found(format!("No tag with name: {key} in registered model {name}")));
+            return Err(StoreError::not_found(format!(
+                "No tag with name: {key} in registered model {name}"
+            )));
         }
         Ok(())
     }
@@ -359,7 +411,11 @@ impl Store {
         let mut model_id = req.model_id.clone().unwrap_or_default();
         let storage_location = self.resolve_storage_location(&req.source, &mut model_id).await?;
         let mut run_id = req.run_id.clone().unwrap_or_default();
-        let logged = if model_id.is_empty() { None } else { self.get_logged_model(&model_id).await.ok() };
+        let logged = if model_id.is_empty() {
+            None
+        } else {
+            self.get_logged_model(&model_id).await.ok()
+        };
         if run_id.is_empty() {
             if let Some(m) = &logged {
                 run_id = m.info.source_run_id.clone().unwrap_or_default();
@@ -420,8 +476,11 @@ impl Store {
                 .and_then(|t| serde_json::from_str(&t.value).ok())
                 .unwrap_or_default();
             list.push(serde_json::json!({"name": req.name, "version": version}));
-            self.set_logged_model_tags(&m.info.model_id, &[Tag::new(key, serde_json::Value::Array(list).to_string())])
-                .await?;
+            self.set_logged_model_tags(
+                &m.info.model_id,
+                &[Tag::new(key, serde_json::Value::Array(list).to_string())],
+            )
+            .await?;
         }
         self.get_model_version(&req.name, &version.to_string()).await
     }
@@ -443,7 +502,11 @@ impl Store {
         if let Some(rest) = source.strip_prefix("runs:/") {
             let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
             let info = self.get_run_info(run_id).await?;
-            return Ok(if path.is_empty() { info.artifact_uri } else { format!("{}/{}", info.artifact_uri, path) });
+            return Ok(if path.is_empty() {
+                info.artifact_uri
+            } else {
+                format!("{}/{}", info.artifact_uri, path)
+            });
         }
         if !model_id.is_empty() {
             if let Ok(m) = self.get_logged_model(model_id).await {
@@ -468,17 +531,24 @@ impl Store {
         Ok(self.fill_versions(vec![mv]).await?.remove(0))
     }
 
-    pub async fn update_model_version(&self, name: &str, version: &str, description: Option<&str>) -> Result<ModelVersion> {
+    pub async fn update_model_version(
+        &self,
+        name: &str,
+        version: &str,
+        description: Option<&str>,
+    ) -> Result<ModelVersion> {
         self.mv_row(name, version).await?;
         if let Some(d) = description {
             let _w = self.db.writer().await;
-            sqlx::query("UPDATE model_versions SET description = $1, last_updated_time = $2 WHERE name = $3 AND version = $4")
-                .bind(d)
-                .bind(now_ms())
-                .bind(name)
-                .bind(v::parse_version(version)?)
-                .execute(&self.db.pool)
-                .await?;
+            sqlx::query(
+                "UPDATE model_versions SET description = $1, last_updated_time = $2 WHERE name = $3 AND version = $4",
+            )
+            .bind(d)
+            .bind(now_ms())
+            .bind(name)
+            .bind(v::parse_version(version)?)
+            .execute(&self.db.pool)
+            .await?;
         }
         self.get_model_version(name, version).await
     }
@@ -499,11 +569,13 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         for table in ["model_version_tags", "registered_model_aliases"] {
-            sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE name = $1 AND version = $2")))
-                .bind(name)
-                .bind(ver)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE name = $1 AND version = $2"
+            )))
+            .bind(name)
+            .bind(ver)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -540,13 +612,15 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            sqlx::query("UPDATE model_versions SET current_stage = $1, last_updated_time = $2 WHERE name = $3 AND version = $4")
-                .bind(stage)
-                .bind(now)
-                .bind(name)
-                .bind(ver)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE model_versions SET current_stage = $1, last_updated_time = $2 WHERE name = $3 AND version = $4",
+            )
+            .bind(stage)
+            .bind(now)
+            .bind(name)
+            .bind(ver)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query("UPDATE registered_models SET last_updated_time = $1 WHERE name = $2")
                 .bind(now)
                 .bind(name)
@@ -588,7 +662,10 @@ impl Store {
             .await?;
         let mvs = rows.iter().map(mv_from_row).collect::<Result<Vec<_>>>()?;
         let next = next_token(offset, mvs.len(), max);
-        Ok(Page { items: self.fill_versions(mvs).await?, next_page_token: next })
+        Ok(Page {
+            items: self.fill_versions(mvs).await?,
+            next_page_token: next,
+        })
     }
 
     pub async fn set_model_version_tag(&self, name: &str, version: &str, key: &str, value: &str) -> Result<()> {
@@ -627,7 +704,11 @@ impl Store {
 
     pub async fn get_model_version_download_uri(&self, name: &str, version: &str) -> Result<String> {
         let mv = self.get_model_version(name, version).await?;
-        Ok(if mv.storage_location.is_empty() { mv.source } else { mv.storage_location })
+        Ok(if mv.storage_location.is_empty() {
+            mv.source
+        } else {
+            mv.storage_location
+        })
     }
 
     // ------------------------------------------------------------- aliases
@@ -677,11 +758,14 @@ impl Store {
                         .bind(name)
                         .fetch_one(&self.db.pool)
                         .await?;
-                let ver = max.ok_or_else(|| StoreError::not_found(format!("Latest version not found for model {name}.")))?;
+                let ver =
+                    max.ok_or_else(|| StoreError::not_found(format!("Latest version not found for model {name}.")))?;
                 self.get_model_version(name, &ver.to_string()).await
             }
             // MLflow answers a missing alias with INVALID_PARAMETER_VALUE (400), not 404.
-            None => Err(StoreError::invalid(format!("Registered model alias {alias} not found."))),
+            None => Err(StoreError::invalid(format!(
+                "Registered model alias {alias} not found."
+            ))),
         }
     }
 }

@@ -38,7 +38,9 @@ pub struct SearchRuns {
 
 pub(crate) fn parse_experiment_id(id: &str) -> Result<i64> {
     id.trim().parse::<i64>().map_err(|_| {
-        StoreError::invalid(format!("Invalid experiment ID '{id}'. Experiment ID must be a valid integer."))
+        StoreError::invalid(format!(
+            "Invalid experiment ID '{id}'. Experiment ID must be a valid integer."
+        ))
     })
 }
 
@@ -87,12 +89,14 @@ pub fn parse_run_status(s: &str) -> Result<&'static str> {
         "5" => Some("KILLED"),
         _ => None,
     };
-    by_number.or_else(|| RUN_STATUSES.iter().copied().find(|st| st.eq_ignore_ascii_case(s))).ok_or_else(|| {
-        StoreError::invalid(format!(
-            "Invalid value \"{s}\" for parameter 'status' supplied: expected one of {}",
-            RUN_STATUSES.join(", ")
-        ))
-    })
+    by_number
+        .or_else(|| RUN_STATUSES.iter().copied().find(|st| st.eq_ignore_ascii_case(s)))
+        .ok_or_else(|| {
+            StoreError::invalid(format!(
+                "Invalid value \"{s}\" for parameter 'status' supplied: expected one of {}",
+                RUN_STATUSES.join(", ")
+            ))
+        })
 }
 
 /// `adjective-noun-NNN`, like MLflow's generated run names.
@@ -107,7 +111,12 @@ fn generate_run_name() -> String {
     ];
     let id = uuid::Uuid::new_v4();
     let b = id.as_bytes();
-    format!("{}-{}-{}", ADJ[(b[0] % 16) as usize], NOUN[(b[1] % 16) as usize], u16::from_le_bytes([b[2], b[3]]) % 1000)
+    format!(
+        "{}-{}-{}",
+        ADJ[(b[0] % 16) as usize],
+        NOUN[(b[1] % 16) as usize],
+        u16::from_le_bytes([b[2], b[3]]) % 1000
+    )
 }
 
 impl Store {
@@ -267,7 +276,11 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let (from, deleted_time) = if stage == "deleted" { ("active", Some(now)) } else { ("deleted", None) };
+        let (from, deleted_time) = if stage == "deleted" {
+            ("active", Some(now))
+        } else {
+            ("deleted", None)
+        };
         sqlx::query(
             "UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE experiment_id = $3 AND lifecycle_stage = $4",
         )
@@ -295,7 +308,10 @@ impl Store {
         v::validate_experiment_name(new_name)?;
         let exp = self.get_experiment(experiment_id).await?;
         if exp.lifecycle_stage != "active" {
-            return Err(StoreError::new(crate::ErrorCode::InvalidState, "Cannot rename a non-active experiment."));
+            return Err(StoreError::new(
+                crate::ErrorCode::InvalidState,
+                "Cannot rename a non-active experiment.",
+            ));
         }
         let _w = self.db.writer().await;
         let taken: Option<i64> = sqlx::query_scalar("SELECT experiment_id FROM experiments WHERE name = $1")
@@ -303,7 +319,9 @@ impl Store {
             .fetch_optional(&self.db.pool)
             .await?;
         if taken.is_some_and(|t| t.to_string() != exp.experiment_id) {
-            return Err(StoreError::exists(format!("Experiment(name={new_name}) already exists.")));
+            return Err(StoreError::exists(format!(
+                "Experiment(name={new_name}) already exists."
+            )));
         }
         sqlx::query("UPDATE experiments SET name = $1, last_update_time = $2 WHERE experiment_id = $3")
             .bind(new_name)
@@ -393,7 +411,10 @@ impl Store {
             .await?;
         let exps = rows.iter().map(experiment_from_row).collect::<Result<Vec<_>>>()?;
         let next = next_token(offset, exps.len(), max);
-        Ok(Page { items: self.with_tags(exps).await?, next_page_token: next })
+        Ok(Page {
+            items: self.with_tags(exps).await?,
+            next_page_token: next,
+        })
     }
 
     // ---------------------------------------------------------------- runs
@@ -491,7 +512,12 @@ impl Store {
         let ids: Vec<String> = infos.iter().map(|i| i.run_id.clone()).collect();
         let mut runs: Vec<Run> = infos
             .into_iter()
-            .map(|info| Run { info, data: RunData::default(), inputs: RunInputs::default(), outputs: RunOutputs::default() })
+            .map(|info| Run {
+                info,
+                data: RunData::default(),
+                inputs: RunInputs::default(),
+                outputs: RunOutputs::default(),
+            })
             .collect();
         let index: HashMap<String, usize> = ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
         let ph = placeholders(1, ids.len());
@@ -502,13 +528,27 @@ impl Store {
             }
             q.fetch_all(&self.db.pool)
         };
-        for row in fetch(format!("SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({ph}) ORDER BY key")).await? {
+        for row in fetch(format!(
+            "SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({ph}) ORDER BY key"
+        ))
+        .await?
+        {
             let i = index[&row.try_get::<String, _>("run_uuid")?];
-            runs[i].data.params.push(Tag::new(row.try_get::<String, _>("key")?, row.try_get::<String, _>("value")?));
+            runs[i].data.params.push(Tag::new(
+                row.try_get::<String, _>("key")?,
+                row.try_get::<String, _>("value")?,
+            ));
         }
-        for row in fetch(format!("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({ph}) ORDER BY key")).await? {
+        for row in fetch(format!(
+            "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({ph}) ORDER BY key"
+        ))
+        .await?
+        {
             let i = index[&row.try_get::<String, _>("run_uuid")?];
-            runs[i].data.tags.push(Tag::new(row.try_get::<String, _>("key")?, row.try_get::<String, _>("value")?));
+            runs[i].data.tags.push(Tag::new(
+                row.try_get::<String, _>("key")?,
+                row.try_get::<String, _>("value")?,
+            ));
         }
         for row in fetch(format!(
             "SELECT run_uuid, key, value, is_nan, timestamp, step FROM latest_metrics WHERE run_uuid IN ({ph}) ORDER BY key"
@@ -552,11 +592,15 @@ impl Store {
             ))
             .await?
             {
-                let key = (row.try_get::<String, _>("run_uuid")?, row.try_get::<String, _>("dataset_uuid")?);
+                let key = (
+                    row.try_get::<String, _>("run_uuid")?,
+                    row.try_get::<String, _>("dataset_uuid")?,
+                );
                 if let Some(&(i, j)) = input_pos.get(&key) {
-                    runs[i].inputs.dataset_inputs[j]
-                        .tags
-                        .push(Tag::new(row.try_get::<String, _>("key")?, row.try_get::<String, _>("value")?));
+                    runs[i].inputs.dataset_inputs[j].tags.push(Tag::new(
+                        row.try_get::<String, _>("key")?,
+                        row.try_get::<String, _>("value")?,
+                    ));
                 }
             }
         }
@@ -570,7 +614,10 @@ impl Store {
             if row.try_get::<String, _>("direction")? == "input" {
                 runs[i].inputs.model_inputs.push(ModelInput { model_id });
             } else {
-                runs[i].outputs.model_outputs.push(ModelOutput { model_id, step: row.try_get("step")? });
+                runs[i].outputs.model_outputs.push(ModelOutput {
+                    model_id,
+                    step: row.try_get("step")?,
+                });
             }
         }
         Ok(runs)
@@ -658,7 +705,9 @@ impl Store {
             .execute(&self.db.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::not_found(format!("No tag with name: {key} in run with id {run_id}")));
+            return Err(StoreError::not_found(format!(
+                "No tag with name: {key} in run with id {run_id}"
+            )));
         }
         Ok(())
     }
@@ -667,10 +716,14 @@ impl Store {
     pub async fn log_batch(&self, run_id: &str, metrics: &[Metric], params: &[Param], tags: &[Tag]) -> Result<()> {
         v::validate_batch_limits(metrics.len(), params.len(), tags.len())?;
         // Like `mlflow server` (MLFLOW_TRUNCATE_LONG_VALUES), over-long param and tag values are cut, not refused.
-        let params: Vec<Param> =
-            params.iter().map(|p| Tag::new(p.key.clone(), v::truncate(&p.value, v::MAX_PARAM_VAL_LENGTH))).collect();
-        let tags: Vec<Tag> =
-            tags.iter().map(|t| Tag::new(t.key.clone(), v::truncate(&t.value, v::MAX_TAG_VAL_LENGTH))).collect();
+        let params: Vec<Param> = params
+            .iter()
+            .map(|p| Tag::new(p.key.clone(), v::truncate(&p.value, v::MAX_PARAM_VAL_LENGTH)))
+            .collect();
+        let tags: Vec<Tag> = tags
+            .iter()
+            .map(|t| Tag::new(t.key.clone(), v::truncate(&t.value, v::MAX_TAG_VAL_LENGTH)))
+            .collect();
         let (params, tags) = (&params[..], &tags[..]);
         for (i, m) in metrics.iter().enumerate() {
             v::validate_metric(&m.key, m.timestamp, &format!("metrics[{i}]"))?;
@@ -701,8 +754,10 @@ impl Store {
         let mut tx = self.db.pool.begin().await?;
         if !batch_params.is_empty() {
             let keys: Vec<&str> = batch_params.keys().copied().collect();
-            let sql =
-                format!("SELECT key, value FROM params WHERE run_uuid = $1 AND key IN ({})", placeholders(2, keys.len()));
+            let sql = format!(
+                "SELECT key, value FROM params WHERE run_uuid = $1 AND key IN ({})",
+                placeholders(2, keys.len())
+            );
             let mut q = sqlx::query(AssertSqlSafe(sql)).bind(run_id);
             for k in &keys {
                 q = q.bind(k.to_string());
@@ -726,10 +781,16 @@ impl Store {
                     conflicts.join("; ")
                 )));
             }
-            let new: Vec<(&str, &str)> =
-                batch_params.iter().filter(|(k, _)| !existing.contains(**k)).map(|(k, v)| (*k, *v)).collect();
+            let new: Vec<(&str, &str)> = batch_params
+                .iter()
+                .filter(|(k, _)| !existing.contains(**k))
+                .map(|(k, v)| (*k, *v))
+                .collect();
             for chunk in new.chunks(300) {
-                let sql = format!("INSERT INTO params (run_uuid, key, value) VALUES {}", tuples(chunk.len(), 3));
+                let sql = format!(
+                    "INSERT INTO params (run_uuid, key, value) VALUES {}",
+                    tuples(chunk.len(), 3)
+                );
                 let mut q = sqlx::query(AssertSqlSafe(sql));
                 for (k, val) in chunk {
                     q = q.bind(run_id).bind(k.to_string()).bind(val.to_string());
@@ -800,7 +861,10 @@ impl Store {
             items.push(m);
         }
         let next = max_results.and_then(|m| next_token(offset, items.len(), m));
-        Ok(Page { items, next_page_token: next })
+        Ok(Page {
+            items,
+            next_page_token: next,
+        })
     }
 
     /// Records dataset inputs (deduplicated per experiment by name + digest) and model inputs.
@@ -825,7 +889,11 @@ impl Store {
             }
             for t in &d.tags {
                 v::validate_length(&format!("datasets[{i}].tags.key"), v::MAX_INPUT_TAG_KEY_SIZE, &t.key)?;
-                v::validate_length(&format!("datasets[{i}].tags.value"), v::MAX_INPUT_TAG_VALUE_SIZE, &t.value)?;
+                v::validate_length(
+                    &format!("datasets[{i}].tags.value"),
+                    v::MAX_INPUT_TAG_VALUE_SIZE,
+                    &t.value,
+                )?;
             }
         }
         let info = self.active_run(run_id).await?;
@@ -927,7 +995,10 @@ impl Store {
             exp_ids.push(parse_experiment_id(id)?);
         }
         if exp_ids.is_empty() {
-            return Ok(Page { items: Vec::new(), next_page_token: None });
+            return Ok(Page {
+                items: Vec::new(),
+                next_page_token: None,
+            });
         }
         let first = exp_ids.len() + 1;
         let parts = filter::build_search_sql(Entity::Runs, self.db.dialect, &req.filter, &req.order_by, first)?;
@@ -946,21 +1017,34 @@ impl Store {
         for id in &exp_ids {
             q = q.bind(*id);
         }
-        let rows = bind_all(q, &parts.binds).bind(max).bind(offset).fetch_all(&self.db.pool).await?;
+        let rows = bind_all(q, &parts.binds)
+            .bind(max)
+            .bind(offset)
+            .fetch_all(&self.db.pool)
+            .await?;
         let infos = rows.iter().map(run_info_from_row).collect::<Result<Vec<_>>>()?;
         let next = next_token(offset, infos.len(), max);
-        Ok(Page { items: self.load_runs(infos).await?, next_page_token: next })
+        Ok(Page {
+            items: self.load_runs(infos).await?,
+            next_page_token: next,
+        })
     }
 }
 
 /// `$a, $a+1, ...` for `n` binds.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `($1, $2, $3), ($4, $5, $6), ...`: `rows` tuples of `cols` placeholders.
 pub(crate) fn tuples(rows: usize, cols: usize) -> String {
-    (0..rows).map(|r| format!("({})", placeholders(r * cols + 1, cols))).collect::<Vec<_>>().join(", ")
+    (0..rows)
+        .map(|r| format!("({})", placeholders(r * cols + 1, cols)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(crate) fn unique_to_exists(e: sqlx::Error, msg: impl FnOnce() -> String) -> StoreError {
@@ -1037,7 +1121,10 @@ async fn insert_metrics(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str,
     for m in metrics {
         let later = match latest.get(m.key.as_str()) {
             None => true,
-            Some(cur) => (m.step, m.timestamp).cmp(&(cur.step, cur.timestamp)).then(cmp_value(m.value, cur.value)).is_gt(),
+            Some(cur) => (m.step, m.timestamp)
+                .cmp(&(cur.step, cur.timestamp))
+                .then(cmp_value(m.value, cur.value))
+                .is_gt(),
         };
         if later {
             latest.insert(&m.key, m);

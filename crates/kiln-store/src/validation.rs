@@ -50,7 +50,8 @@ fn is_word(c: char) -> bool {
 
 /// `^[/\w.\- :]*$`
 fn valid_name_chars(name: &str) -> bool {
-    name.chars().all(|c| is_word(c) || matches!(c, '/' | '.' | '-' | ' ' | ':'))
+    name.chars()
+        .all(|c| is_word(c) || matches!(c, '/' | '.' | '-' | ' ' | ':'))
 }
 
 /// Python's `posixpath.normpath`.
@@ -100,10 +101,18 @@ fn bad_path_message(name: &str) -> String {
 /// Metric, param and tag names.
 pub fn validate_key_name(name: &str, path: &str) -> Result<()> {
     if !valid_name_chars(name) {
-        return Err(StoreError::invalid(invalid_value(path, name, Some(BAD_CHARACTER_MESSAGE))));
+        return Err(StoreError::invalid(invalid_value(
+            path,
+            name,
+            Some(BAD_CHARACTER_MESSAGE),
+        )));
     }
     if path_not_unique(name) {
-        return Err(StoreError::invalid(invalid_value(path, name, Some(&bad_path_message(name)))));
+        return Err(StoreError::invalid(invalid_value(
+            path,
+            name,
+            Some(&bad_path_message(name)),
+        )));
     }
     Ok(())
 }
@@ -120,7 +129,11 @@ pub fn truncate(value: &str, limit: usize) -> String {
     match value.char_indices().nth(limit) {
         None => value.to_string(),
         Some((cut, _)) => {
-            tracing::warn!(limit, len = value.chars().count(), "value truncated to the length limit");
+            tracing::warn!(
+                limit,
+                len = value.chars().count(),
+                "value truncated to the length limit"
+            );
             value[..cut].to_string()
         }
     }
@@ -152,7 +165,9 @@ pub fn validate_metric(key: &str, timestamp: i64, path: &str) -> Result<()> {
         return Err(StoreError::invalid(invalid_value(
             &join_path(path, "timestamp"),
             &timestamp.to_string(),
-            Some(&format!("metric '{key}'. Timestamp must be a nonnegative long (64-bit integer) ")),
+            Some(&format!(
+                "metric '{key}'. Timestamp must be a nonnegative long (64-bit integer) "
+            )),
         )));
     }
     Ok(())
@@ -195,7 +210,11 @@ pub fn validate_batch_limits(metrics: usize, params: usize, tags: usize) -> Resu
     batch_limit("metrics", MAX_METRICS_PER_BATCH, metrics)?;
     batch_limit("params", MAX_PARAMS_TAGS_PER_BATCH, params)?;
     batch_limit("tags", MAX_PARAMS_TAGS_PER_BATCH, tags)?;
-    batch_limit("metrics, params, and tags", MAX_ENTITIES_PER_BATCH, metrics + params + tags)
+    batch_limit(
+        "metrics, params, and tags",
+        MAX_ENTITIES_PER_BATCH,
+        metrics + params + tags,
+    )
 }
 
 pub fn validate_experiment_name(name: &str) -> Result<()> {
@@ -209,9 +228,7 @@ pub fn validate_experiment_name(name: &str) -> Result<()> {
 pub fn validate_run_id(run_id: &str, path: &str) -> Result<()> {
     let mut chars = run_id.chars();
     let ok = match chars.next() {
-        Some(c) if c.is_ascii_alphanumeric() => {
-            run_id.chars().count() <= 256 && chars.all(|c| is_word(c) || c == '-')
-        }
+        Some(c) if c.is_ascii_alphanumeric() => run_id.chars().count() <= 256 && chars.all(|c| is_word(c) || c == '-'),
         _ => false,
     };
     if ok {
@@ -226,10 +243,16 @@ pub fn validate_model_name(name: &str) -> Result<()> {
         return Err(StoreError::invalid(missing_value("name")));
     }
     if name.contains('/') || name.contains(':') {
-        return Err(StoreError::invalid(format!("Invalid model name '{name}'. Names cannot contain '/' or ':'.")));
+        return Err(StoreError::invalid(format!(
+            "Invalid model name '{name}'. Names cannot contain '/' or ':'."
+        )));
     }
     if path_not_unique(name) {
-        return Err(StoreError::invalid(invalid_value("name", name, Some(&bad_path_message(name)))));
+        return Err(StoreError::invalid(invalid_value(
+            "name",
+            name,
+            Some(&bad_path_message(name)),
+        )));
     }
     Ok(())
 }
@@ -256,11 +279,15 @@ pub fn validate_alias(alias: &str) -> Result<()> {
 /// Aliases that cannot be set: `latest` and version-like names such as `v3`.
 pub fn validate_alias_not_reserved(alias: &str) -> Result<()> {
     if alias.eq_ignore_ascii_case("latest") {
-        return Err(StoreError::invalid("'latest' alias name (case insensitive) is reserved."));
+        return Err(StoreError::invalid(
+            "'latest' alias name (case insensitive) is reserved.",
+        ));
     }
     let mut chars = alias.chars();
     if matches!(chars.next(), Some('v' | 'V')) && alias.len() > 1 && chars.all(|c| c.is_ascii_digit()) {
-        return Err(StoreError::invalid(format!("Version alias name '{alias}' is reserved.")));
+        return Err(StoreError::invalid(format!(
+            "Version alias name '{alias}' is reserved."
+        )));
     }
     Ok(())
 }
@@ -292,7 +319,11 @@ mod tests {
         assert!(validate_key_name("loss", "key").is_ok());
         assert!(validate_key_name("train/loss:1 a-b.c", "key").is_ok());
         let e = validate_key_name("bad!", "key").unwrap_err();
-        assert!(e.message.contains("'key'") && e.message.contains("alphanumerics"), "{}", e.message);
+        assert!(
+            e.message.contains("'key'") && e.message.contains("alphanumerics"),
+            "{}",
+            e.message
+        );
         assert!(validate_key_name("../x", "key").is_err());
         assert!(validate_key_name("/abs", "key").is_err());
         assert!(validate_key_name("a//b", "key").is_err());
@@ -302,7 +333,10 @@ mod tests {
     #[test]
     fn batch_limits() {
         assert!(validate_batch_limits(1000, 0, 0).is_ok());
-        assert!(validate_batch_limits(1001, 0, 0).unwrap_err().message.contains("at most 1000 metrics"));
+        assert!(validate_batch_limits(1001, 0, 0)
+            .unwrap_err()
+            .message
+            .contains("at most 1000 metrics"));
         assert!(validate_batch_limits(0, 101, 0).is_err());
         assert!(validate_batch_limits(900, 100, 1).is_err());
     }

@@ -14,7 +14,11 @@ use kiln_store::artifacts::ArtifactStore;
 use kiln_store::Store;
 
 #[derive(Parser)]
-#[command(name = "kiln", version, about = "Train, tune, track and ship machine-learning models from one binary")]
+#[command(
+    name = "kiln",
+    version,
+    about = "Train, tune, track and ship machine-learning models from one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -53,30 +57,43 @@ struct ServerArgs {
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KILN_LOG").unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn open_state(store_uri: &str, artifacts: &str, default_root: Option<&str>) -> Result<AppState> {
     let root = default_root.unwrap_or("mlflow-artifacts:");
-    let store = Store::open(store_uri, root).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    let store = Store::open(store_uri, root)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
     let artifacts = ArtifactStore::open(artifacts).map_err(|e| anyhow::anyhow!(e.message))?;
     Ok(AppState { store, artifacts })
 }
 
 async fn run_server(args: ServerArgs) -> Result<()> {
-    let state = open_state(&args.backend_store_uri, &args.artifacts_destination, args.default_artifact_root.as_deref())
-        .await
-        .with_context(|| format!("opening the store '{}'", kiln_store::db::redact(&args.backend_store_uri)))?;
-    let addr: SocketAddr = format!("{}:{}", args.host, args.port)
-        .parse()
-        .or_else(|_| {
-            use std::net::ToSocketAddrs;
-            format!("{}:{}", args.host, args.port)
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut a| a.next())
-                .ok_or_else(|| anyhow::anyhow!("cannot resolve --host '{}'", args.host))
-        })?;
+    let state = open_state(
+        &args.backend_store_uri,
+        &args.artifacts_destination,
+        args.default_artifact_root.as_deref(),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "opening the store '{}'",
+            kiln_store::db::redact(&args.backend_store_uri)
+        )
+    })?;
+    let addr: SocketAddr = format!("{}:{}", args.host, args.port).parse().or_else(|_| {
+        use std::net::ToSocketAddrs;
+        format!("{}:{}", args.host, args.port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| anyhow::anyhow!("cannot resolve --host '{}'", args.host))
+    })?;
     let shutdown = async {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]

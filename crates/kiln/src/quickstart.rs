@@ -98,7 +98,10 @@ fn log_loss(w: &[f64; 7], d: &Data, idx: &[usize]) -> f64 {
 }
 
 fn accuracy(w: &[f64; 7], d: &Data, idx: &[usize]) -> f64 {
-    idx.iter().filter(|&&i| (predict(w, &d.x[i]) >= 0.5) == (d.y[i] >= 0.5)).count() as f64 / idx.len().max(1) as f64
+    idx.iter()
+        .filter(|&&i| (predict(w, &d.x[i]) >= 0.5) == (d.y[i] >= 0.5))
+        .count() as f64
+        / idx.len().max(1) as f64
 }
 
 /// ROC AUC by the rank-sum (Mann-Whitney) formula, ties averaged.
@@ -166,7 +169,12 @@ pub async fn run(args: Args) -> Result<()> {
         Err(_) => store.create_experiment(exp_name, None, &[]).await.map_err(err)?,
     };
 
-    println!("kiln quickstart: {} rows x {} features (seed {}), 80/20 split", args.rows, FEATURES.len(), args.seed);
+    println!(
+        "kiln quickstart: {} rows x {} features (seed {}), 80/20 split",
+        args.rows,
+        FEATURES.len(),
+        args.seed
+    );
     let mut board: Vec<(f64, f64, f64, String, f64)> = Vec::new();
     for lr in [0.03, 0.1, 0.3] {
         let run = store
@@ -175,7 +183,10 @@ pub async fn run(args: Args) -> Result<()> {
                 user_id: std::env::var("USER").unwrap_or_else(|_| "kiln".into()),
                 start_time: None,
                 run_name: Some(format!("logistic-lr{lr}")),
-                tags: vec![Tag::new("kiln.source", "quickstart"), Tag::new("mlflow.source.type", "LOCAL")],
+                tags: vec![
+                    Tag::new("kiln.source", "quickstart"),
+                    Tag::new("mlflow.source.type", "LOCAL"),
+                ],
             })
             .await
             .map_err(err)?;
@@ -205,7 +216,11 @@ pub async fn run(args: Args) -> Result<()> {
                         source_type: "code".into(),
                         source: format!("{{\"generator\": \"kiln quickstart\", \"seed\": {}}}", args.seed),
                         schema: None,
-                        profile: Some(format!("{{\"num_rows\": {}, \"num_features\": {}}}", args.rows, FEATURES.len())),
+                        profile: Some(format!(
+                            "{{\"num_rows\": {}, \"num_features\": {}}}",
+                            args.rows,
+                            FEATURES.len()
+                        )),
                     },
                 }],
                 &[],
@@ -236,7 +251,11 @@ pub async fn run(args: Args) -> Result<()> {
             ];
             store.log_batch(&run_id, &metrics, &[], &[]).await.map_err(err)?;
         }
-        let (vl, va, vauc) = (log_loss(&w, &data, &valid), accuracy(&w, &data, &valid), auc(&w, &data, &valid));
+        let (vl, va, vauc) = (
+            log_loss(&w, &data, &valid),
+            accuracy(&w, &data, &valid),
+            auc(&w, &data, &valid),
+        );
         let root = state.artifacts.path_for_uri(&run.info.artifact_uri).map_err(err)?;
         let model = serde_json::json!({
             "kind": "logistic_regression",
@@ -247,26 +266,47 @@ pub async fn run(args: Args) -> Result<()> {
         });
         state
             .artifacts
-            .put_bytes(&format!("{root}/model/model.json"), bytes::Bytes::from(serde_json::to_string_pretty(&model)?))
+            .put_bytes(
+                &format!("{root}/model/model.json"),
+                bytes::Bytes::from(serde_json::to_string_pretty(&model)?),
+            )
             .await
             .map_err(err)?;
         if board.is_empty() {
-            state.artifacts.put_bytes(&format!("{root}/data/churn.csv"), bytes::Bytes::from(csv.clone())).await.map_err(err)?;
+            state
+                .artifacts
+                .put_bytes(&format!("{root}/data/churn.csv"), bytes::Bytes::from(csv.clone()))
+                .await
+                .map_err(err)?;
         }
-        store.update_run(&run_id, Some("FINISHED"), Some(kiln_store::now_ms()), None).await.map_err(err)?;
+        store
+            .update_run(&run_id, Some("FINISHED"), Some(kiln_store::now_ms()), None)
+            .await
+            .map_err(err)?;
         board.push((vauc, va, vl, run_id, lr));
     }
     board.sort_by(|a, b| b.0.total_cmp(&a.0));
 
     println!("\n  rank  learning_rate  valid_auc  valid_accuracy  valid_loss  run");
     for (i, (vauc, va, vl, id, lr)) in board.iter().enumerate() {
-        println!("  {:>4}  {:>13}  {:>9.4}  {:>14.4}  {:>10.4}  {}", i + 1, lr, vauc, va, vl, id);
+        println!(
+            "  {:>4}  {:>13}  {:>9.4}  {:>14.4}  {:>10.4}  {}",
+            i + 1,
+            lr,
+            vauc,
+            va,
+            vl,
+            id
+        );
     }
 
     let best = &board[0];
     let model_name = "quickstart-churn";
     if store.get_registered_model(model_name).await.is_err() {
-        store.create_registered_model(model_name, &[], Some("Logistic regression from kiln quickstart")).await.map_err(err)?;
+        store
+            .create_registered_model(model_name, &[], Some("Logistic regression from kiln quickstart"))
+            .await
+            .map_err(err)?;
     }
     let best_info = store.get_run_info(&best.3).await.map_err(err)?;
     let mv = store
@@ -278,10 +318,20 @@ pub async fn run(args: Args) -> Result<()> {
         })
         .await
         .map_err(err)?;
-    store.set_registered_model_alias(model_name, "champion", &mv.version).await.map_err(err)?;
+    store
+        .set_registered_model_alias(model_name, "champion", &mv.version)
+        .await
+        .map_err(err)?;
 
-    println!("\nRegistered {model_name} version {} as @champion (valid_auc {:.4}).", mv.version, best.0);
-    println!("Store: {}   artifacts: {}", args.backend_store_uri, crate::absolute(&args.artifacts_destination).display());
+    println!(
+        "\nRegistered {model_name} version {} as @champion (valid_auc {:.4}).",
+        mv.version, best.0
+    );
+    println!(
+        "Store: {}   artifacts: {}",
+        args.backend_store_uri,
+        crate::absolute(&args.artifacts_destination).display()
+    );
     println!(
         "UI: start `kiln server --backend-store-uri {} --artifacts-destination {}` and open http://127.0.0.1:{}/#/experiments/{}",
         args.backend_store_uri, args.artifacts_destination, args.port, exp_id
@@ -295,7 +345,10 @@ mod tests {
 
     #[test]
     fn auc_of_perfect_and_reversed_rankings() {
-        let d = Data { x: vec![[0.0; 6], [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]], y: vec![0.0, 1.0] };
+        let d = Data {
+            x: vec![[0.0; 6], [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]],
+            y: vec![0.0, 1.0],
+        };
         let w = [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
         assert_eq!(auc(&w, &d, &[0, 1]), 1.0);
         let w = [-1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
@@ -309,6 +362,6 @@ mod tests {
         let c = generate(100, 8);
         assert_eq!(a.x, b.x);
         assert_ne!(a.x, c.x);
-        assert!(a.y.iter().any(|&v| v == 1.0) && a.y.iter().any(|&v| v == 0.0));
+        assert!(a.y.contains(&1.0) && a.y.contains(&0.0));
     }
 }

@@ -37,10 +37,14 @@ async fn postgres() -> Option<(Store, String)> {
         }
     };
     let db = format!("kiln_test_{}", kiln_store::new_id());
-    pool.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).await.expect("CREATE DATABASE");
+    pool.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .await
+        .expect("CREATE DATABASE");
     pool.close().await;
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin);
-    let store = Store::open(&format!("{base}/{db}"), "mlflow-artifacts:").await.expect("open postgres store");
+    let store = Store::open(&format!("{base}/{db}"), "mlflow-artifacts:")
+        .await
+        .expect("open postgres store");
     Some((store, db))
 }
 
@@ -48,9 +52,19 @@ pub async fn backends() -> Vec<Backend> {
     let dir = tempfile::tempdir().unwrap();
     let uri = format!("sqlite:///{}", dir.path().join("kiln.db").display());
     let sqlite = Store::open(&uri, "mlflow-artifacts:").await.expect("open sqlite store");
-    let mut out = vec![Backend { name: "sqlite", store: sqlite, _dir: Some(dir), pg_db: None }];
+    let mut out = vec![Backend {
+        name: "sqlite",
+        store: sqlite,
+        _dir: Some(dir),
+        pg_db: None,
+    }];
     if let Some((store, db)) = postgres().await {
-        out.push(Backend { name: "postgres", store, _dir: None, pg_db: Some(db) });
+        out.push(Backend {
+            name: "postgres",
+            store,
+            _dir: None,
+            pg_db: Some(db),
+        });
     }
     out
 }
@@ -60,8 +74,16 @@ impl Backend {
     pub async fn finish(self) {
         self.store.close().await;
         if let Some(db) = self.pg_db {
-            if let Ok(pool) = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&pg_admin_url()).await {
-                let _ = pool.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))).await;
+            if let Ok(pool) = sqlx::any::AnyPoolOptions::new()
+                .max_connections(1)
+                .connect(&pg_admin_url())
+                .await
+            {
+                let _ = pool
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+                    )))
+                    .await;
                 pool.close().await;
             }
         }
