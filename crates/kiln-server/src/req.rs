@@ -457,10 +457,10 @@ mod tests {
         assert!(r.opt_i64("step").unwrap_err().message.contains("'step'"));
         assert_eq!(r.opt_i64("max_results").unwrap(), Some(10));
         assert!(r
-            .str("name")
+            .str("absent")
             .unwrap_err()
             .message
-            .contains("Missing value for required parameter 'name'"));
+            .contains("Missing value for required parameter 'absent'"));
         assert_eq!(
             value_f64("v", &Value::String("Infinity".into())).unwrap(),
             f64::INFINITY
