@@ -631,6 +631,8 @@ def bench_server(name: str, argv_fn, args, env=None, populate_indices=None):
     argv = argv_fn(port, f"sqlite:///{db}", str(art))
     srv = Server(name, argv, port, tmp, env=env)
     res = {"server": name, "argv": argv, "port": port, "tmpdir": str(tmp)}
+    if name == "mlflow":
+        res["mlflow_workers"] = args.mlflow_workers or "default"
     t_total = time.monotonic()
     sampler = None
     try:
@@ -840,6 +842,12 @@ def print_report(results, ratios):
             if r:
                 print(f"{label}: kiln {_fmt(r['kiln'])} {r['unit']}, mlflow {_fmt(r['mlflow'])} {r['unit']}, "
                       f"ratio {r['kiln_advantage_x']}x ({r['formula']}, {r['better']} is better)")
+        mw = _get(results["mlflow"], ("mlflow_workers",))
+        if not mw or str(mw) != "1":
+            print("NOTE: mlflow ran with %s uvicorn workers. In multi-worker mode uvicorn leaves TCP_NODELAY off on "
+                  "accepted sockets, so every small mlflow response waits ~40 ms for a delayed ACK (see README). "
+                  "That stall dominates mlflow's log-metric latency; rerun with --mlflow-workers 1 for a "
+                  "comparison without it." % ("its default 4" if mw in (None, "default") else mw))
         ks, ms = _get(results["kiln"], ("search", "runs_in_experiment")), \
             _get(results["mlflow"], ("search", "runs_in_experiment"))
         if ks != ms:

@@ -4,8 +4,8 @@
 #   bench/tracking/run.sh [bench.py flags...]
 #
 # 1. builds kiln in release mode (skip with SKIP_BUILD=1, e.g. for --only mlflow),
-# 2. makes sure a Python venv with mlflow==3.17.2 exists (/work/main/.venv or
-#    <repo>/.venv, created with `pip install mlflow==3.17.2` if neither exists;
+# 2. makes sure a Python venv with mlflow==3.17.2 exists (
+#    <repo>/.venv, created with `pip install mlflow==3.17.2` if missing;
 #    override with VENV=/path/to/venv),
 # 3. runs bench.py, writing JSON to bench/tracking/results.json unless
 #    --json-out is given.
@@ -31,13 +31,7 @@ if [[ "${SKIP_BUILD:-0}" != "1" ]]; then
 fi
 
 # ---- 2. python venv with mlflow ---------------------------------------------
-if [[ -z "${VENV:-}" ]]; then
-    if [[ -x /work/main/.venv/bin/python ]]; then
-        VENV=/work/main/.venv
-    else
-        VENV="$ROOT/.venv"
-    fi
-fi
+VENV="${VENV:-$ROOT/.venv}"
 if [[ ! -x "$VENV/bin/python" ]]; then
     echo "==> creating $VENV"
     python3 -m venv "$VENV"
