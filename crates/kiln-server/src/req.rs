@@ -305,19 +305,9 @@ impl Req {
             .collect()
     }
 
-    /// A list of objects (e.g. `metrics`), each checked to be an object.
-    pub fn objects(&self, field: &str) -> Result<Vec<Obj>, StoreError> {
-        self.list(field)?
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                Value::Object(o) => Ok(Obj {
-                    path: format!("{field}[{i}]"),
-                    map: o,
-                }),
-                other => Err(wrong(&format!("{field}[{i}]"), &other, "an object")),
-            })
-            .collect()
+    /// A list of objects (e.g. `metrics`), each checked to be an object; borrowed, not copied.
+    pub fn objects(&self, field: &str) -> Result<Vec<Obj<'_>>, StoreError> {
+        objects_in(field, self.get(field))
     }
 
     /// `[{key, value}]` tag/param lists.
@@ -326,13 +316,31 @@ impl Req {
     }
 }
 
-/// A nested JSON object, with its path for messages (`metrics[3]`).
-pub struct Obj {
-    pub path: String,
-    pub map: Map<String, Value>,
+fn objects_in<'a>(path: &str, v: Option<&'a Value>) -> Result<Vec<Obj<'a>>, StoreError> {
+    match v {
+        None => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::Object(map) => Ok(Obj {
+                    path: format!("{path}[{i}]"),
+                    map,
+                }),
+                other => Err(wrong(&format!("{path}[{i}]"), other, "an object")),
+            })
+            .collect(),
+        Some(other) => Err(wrong(path, other, "a list")),
+    }
 }
 
-impl Obj {
+/// A nested JSON object, with its path for messages (`metrics[3]`).
+pub struct Obj<'a> {
+    pub path: String,
+    pub map: &'a Map<String, Value>,
+}
+
+impl Obj<'_> {
     fn field_path(&self, field: &str) -> String {
         format!("{}.{field}", self.path)
     }
@@ -376,29 +384,17 @@ impl Obj {
     }
 
     pub fn tags(&self, field: &str) -> Result<Vec<Tag>, StoreError> {
-        match self.get(field) {
-            None => Ok(Vec::new()),
-            Some(Value::Array(a)) => a
-                .iter()
-                .enumerate()
-                .map(|(i, v)| match v {
-                    Value::Object(o) => Obj {
-                        path: format!("{}[{i}]", self.field_path(field)),
-                        map: o.clone(),
-                    }
-                    .tag(),
-                    other => Err(wrong(&format!("{}[{i}]", self.field_path(field)), other, "an object")),
-                })
-                .collect(),
-            Some(other) => Err(wrong(&self.field_path(field), other, "a list")),
-        }
+        objects_in(&self.field_path(field), self.get(field))?
+            .iter()
+            .map(Obj::tag)
+            .collect()
     }
 
-    pub fn obj(&self, field: &str) -> Result<Obj, StoreError> {
+    pub fn obj(&self, field: &str) -> Result<Obj<'_>, StoreError> {
         match self.get(field) {
-            Some(Value::Object(o)) => Ok(Obj {
+            Some(Value::Object(map)) => Ok(Obj {
                 path: self.field_path(field),
-                map: o.clone(),
+                map,
             }),
             Some(other) => Err(wrong(&self.field_path(field), other, "an object")),
             None => Err(StoreError::invalid(missing_value(&self.field_path(field)))),
