@@ -259,12 +259,12 @@ async fn get_run(State(s): State<AppState>, r: Req) -> ApiResult {
     Ok(Json(json!({ "run": run })))
 }
 
-fn metric_from(o: &crate::req::Obj, default_ts: i64) -> Result<Metric, StoreError> {
+pub(crate) fn metric_from(o: &crate::req::Obj) -> Result<Metric, StoreError> {
     let key = o.str("key")?;
     let mut m = Metric::new(
         key,
         o.f64("value")?,
-        o.opt_i64("timestamp")?.unwrap_or(default_ts),
+        o.i64("timestamp")?,
         o.opt_i64("step")?.unwrap_or(0),
     );
     m.model_id = o.opt_str("model_id")?.filter(|s| !s.is_empty());
@@ -305,18 +305,8 @@ async fn delete_tag(State(s): State<AppState>, r: Req) -> ApiResult {
     ok()
 }
 
-async fn log_batch(State(s): State<AppState>, r: Req) -> ApiResult {
-    let run_id = r.run_id()?;
-    let now = kiln_store::now_ms();
-    let metrics = r.objects("metrics")?;
-    let params = r.tags("params")?;
-    let tags = r.tags("tags")?;
-    kiln_store::validation::validate_batch_limits(metrics.len(), params.len(), tags.len())?;
-    let metrics = metrics
-        .iter()
-        .map(|o| metric_from(o, now))
-        .collect::<Result<Vec<_>, _>>()?;
-    s.store.log_batch(&run_id, &metrics, &params, &tags).await?;
+async fn log_batch(State(s): State<AppState>, b: crate::batch::Batch) -> ApiResult {
+    s.store.log_batch(&b.run_id, &b.metrics, &b.params, &b.tags).await?;
     ok()
 }
 

@@ -5,6 +5,7 @@
 
 mod api;
 mod artifacts;
+mod batch;
 mod req;
 
 use std::net::SocketAddr;

@@ -8,6 +8,8 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::Method;
+use std::fmt::{self, Display};
+
 use serde_json::{Map, Value};
 
 use kiln_store::validation::{invalid_value, missing_value};
@@ -25,48 +27,68 @@ impl<S: Send + Sync> FromRequest<S> for Req {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let method = req.method().clone();
+        let query = req.uri().query().map(str::to_string);
+        check_content_type(&method, req.headers())?;
+        let body = if method == Method::GET {
+            Bytes::new()
+        } else {
+            read_body(req, state).await?
+        };
+        Req::from_parts(query.as_deref(), &body)
+    }
+}
+
+/// As `mlflow server`: a POST/PUT body declared as something other than JSON is refused.
+pub fn check_content_type(method: &Method, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    if method != Method::POST && method != Method::PUT {
+        return Ok(());
+    }
+    if let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE) {
+        let ct = ct
+            .to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !ct.is_empty() && ct != "application/json" {
+            return Err(StoreError::invalid(format!(
+                "Bad Request. Content-Type must be one of ['application/json'], got '{ct}'."
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        StoreError::new(
+            kiln_store::ErrorCode::BadRequest,
+            format!("could not read request body: {e}"),
+        )
+        .into()
+    })
+}
+
+impl Req {
+    /// A request from its query string and JSON body (body fields win).
+    pub fn from_parts(query: Option<&str>, body: &[u8]) -> Result<Req, ApiError> {
         let mut map = Map::new();
-        if let Some(q) = req.uri().query() {
+        if let Some(q) = query {
             parse_query(q, &mut map);
         }
         let from_query: Vec<String> = map.keys().cloned().collect();
-        if method == Method::POST || method == Method::PUT {
-            // As `mlflow server`: a body declared as something other than JSON is refused.
-            if let Some(ct) = req.headers().get(axum::http::header::CONTENT_TYPE) {
-                let ct = ct
-                    .to_str()
-                    .unwrap_or("")
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                if !ct.is_empty() && ct != "application/json" {
+        if !body.iter().all(u8::is_ascii_whitespace) {
+            match parse_json(body)? {
+                Value::Object(o) => map.extend(o),
+                other => {
                     return Err(StoreError::invalid(format!(
-                        "Bad Request. Content-Type must be one of ['application/json'], got '{ct}'."
+                        "Malformed request body: expected a JSON object, got {}",
+                        kind(&other)
                     ))
-                    .into());
-                }
-            }
-        }
-        if method != Method::GET {
-            let body = Bytes::from_request(req, state).await.map_err(|e| {
-                StoreError::new(
-                    kiln_store::ErrorCode::BadRequest,
-                    format!("could not read request body: {e}"),
-                )
-            })?;
-            if !body.iter().all(u8::is_ascii_whitespace) {
-                let v: Value = parse_json(&body)?;
-                match v {
-                    Value::Object(o) => map.extend(o),
-                    other => {
-                        return Err(StoreError::invalid(format!(
-                            "Malformed request body: expected a JSON object, got {}",
-                            kind(&other)
-                        ))
-                        .into())
-                    }
+                    .into())
                 }
             }
         }
@@ -178,7 +200,7 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn wrong(field: &str, v: &Value, expected: &str) -> StoreError {
+fn wrong(field: impl Display, v: &Value, expected: &str) -> StoreError {
     let shown = serde_json::to_string(v).unwrap_or_default();
     StoreError::invalid(format!(
         "Invalid value {shown} for parameter '{field}' supplied: expected {expected}, got {}",
@@ -187,14 +209,14 @@ fn wrong(field: &str, v: &Value, expected: &str) -> StoreError {
 }
 
 /// Strings are strings: like protobuf JSON (and `mlflow server`), a number is refused.
-pub fn value_str(field: &str, v: &Value) -> Result<String, StoreError> {
+pub fn value_str(field: impl Display, v: &Value) -> Result<String, StoreError> {
     match v {
         Value::String(s) => Ok(s.clone()),
         other => Err(wrong(field, other, "a string")),
     }
 }
 
-pub fn value_i64(field: &str, v: &Value) -> Result<i64, StoreError> {
+pub fn value_i64(field: impl Display, v: &Value) -> Result<i64, StoreError> {
     match v {
         Value::Number(n) => n
             .as_i64()
@@ -207,12 +229,12 @@ pub fn value_i64(field: &str, v: &Value) -> Result<i64, StoreError> {
         Value::String(s) => s
             .trim()
             .parse::<i64>()
-            .map_err(|_| StoreError::invalid(invalid_value(field, s, Some("expected a 64-bit integer")))),
+            .map_err(|_| StoreError::invalid(invalid_value(&field.to_string(), s, Some("expected a 64-bit integer")))),
         other => Err(wrong(field, other, "a 64-bit integer")),
     }
 }
 
-pub fn value_f64(field: &str, v: &Value) -> Result<f64, StoreError> {
+pub fn value_f64(field: impl Display, v: &Value) -> Result<f64, StoreError> {
     match v {
         Value::Number(n) => n.as_f64().ok_or_else(|| wrong(field, v, "a number")),
         Value::String(s) => match s.trim() {
@@ -221,7 +243,7 @@ pub fn value_f64(field: &str, v: &Value) -> Result<f64, StoreError> {
             "-Infinity" | "-inf" | "-Inf" => Ok(f64::NEG_INFINITY),
             t => t.parse::<f64>().map_err(|_| {
                 StoreError::invalid(invalid_value(
-                    field,
+                    &field.to_string(),
                     s,
                     Some("Please specify value as a valid double (64-bit floating point)"),
                 ))
@@ -231,7 +253,7 @@ pub fn value_f64(field: &str, v: &Value) -> Result<f64, StoreError> {
     }
 }
 
-fn value_bool(field: &str, v: &Value) -> Result<bool, StoreError> {
+fn value_bool(field: impl Display, v: &Value) -> Result<bool, StoreError> {
     match v {
         Value::Bool(b) => Ok(*b),
         Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
@@ -301,7 +323,7 @@ impl Req {
         self.list(field)?
             .iter()
             .enumerate()
-            .map(|(i, v)| value_str(&format!("{field}[{i}]"), v))
+            .map(|(i, v)| value_str(format_args!("{field}[{i}]"), v))
             .collect()
     }
 
@@ -319,40 +341,54 @@ impl Req {
 fn objects_in<'a>(path: &str, v: Option<&'a Value>) -> Result<Vec<Obj<'a>>, StoreError> {
     match v {
         None => Ok(Vec::new()),
-        Some(Value::Array(a)) => a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                Value::Object(map) => Ok(Obj {
-                    path: format!("{path}[{i}]"),
-                    map,
-                }),
-                other => Err(wrong(&format!("{path}[{i}]"), other, "an object")),
-            })
-            .collect(),
+        Some(Value::Array(a)) => {
+            let list: std::sync::Arc<str> = path.into();
+            a.iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::Object(map) => Ok(Obj {
+                        list: list.clone(),
+                        index: Some(i),
+                        map,
+                    }),
+                    other => Err(wrong(format_args!("{path}[{i}]"), other, "an object")),
+                })
+                .collect()
+        }
         Some(other) => Err(wrong(path, other, "a list")),
     }
 }
 
-/// A nested JSON object, with its path for messages (`metrics[3]`).
+/// A nested JSON object (`metrics[3]`). Its path is only written out for an error.
 pub struct Obj<'a> {
-    pub path: String,
+    list: std::sync::Arc<str>,
+    index: Option<usize>,
     pub map: &'a Map<String, Value>,
 }
 
-impl Obj<'_> {
+/// `metrics[3].value`, formatted lazily.
+struct At<'o, 'a>(&'o Obj<'a>, &'o str);
+
+impl Display for At<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.index {
+            Some(i) => write!(f, "{}[{i}].{}", self.0.list, self.1),
+            None => write!(f, "{}.{}", self.0.list, self.1),
+        }
+    }
+}
+
+impl<'a> Obj<'a> {
     fn field_path(&self, field: &str) -> String {
-        format!("{}.{field}", self.path)
+        At(self, field).to_string()
     }
 
-    fn get(&self, field: &str) -> Option<&Value> {
+    fn get(&self, field: &str) -> Option<&'a Value> {
         self.map.get(field).filter(|v| !v.is_null())
     }
 
     pub fn opt_str(&self, field: &str) -> Result<Option<String>, StoreError> {
-        self.get(field)
-            .map(|v| value_str(&self.field_path(field), v))
-            .transpose()
+        self.get(field).map(|v| value_str(At(self, field), v)).transpose()
     }
 
     pub fn str(&self, field: &str) -> Result<String, StoreError> {
@@ -361,22 +397,23 @@ impl Obj<'_> {
     }
 
     pub fn opt_i64(&self, field: &str) -> Result<Option<i64>, StoreError> {
-        self.get(field)
-            .map(|v| value_i64(&self.field_path(field), v))
-            .transpose()
+        self.get(field).map(|v| value_i64(At(self, field), v)).transpose()
+    }
+
+    pub fn i64(&self, field: &str) -> Result<i64, StoreError> {
+        self.opt_i64(field)?
+            .ok_or_else(|| StoreError::invalid(missing_value(&self.field_path(field))))
     }
 
     pub fn f64(&self, field: &str) -> Result<f64, StoreError> {
         let v = self
             .get(field)
             .ok_or_else(|| StoreError::invalid(missing_value(&self.field_path(field))))?;
-        value_f64(&self.field_path(field), v)
+        value_f64(At(self, field), v)
     }
 
     pub fn opt_bool(&self, field: &str) -> Result<Option<bool>, StoreError> {
-        self.get(field)
-            .map(|v| value_bool(&self.field_path(field), v))
-            .transpose()
+        self.get(field).map(|v| value_bool(At(self, field), v)).transpose()
     }
 
     pub fn tag(&self) -> Result<Tag, StoreError> {
@@ -390,13 +427,14 @@ impl Obj<'_> {
             .collect()
     }
 
-    pub fn obj(&self, field: &str) -> Result<Obj<'_>, StoreError> {
+    pub fn obj(&self, field: &str) -> Result<Obj<'a>, StoreError> {
         match self.get(field) {
             Some(Value::Object(map)) => Ok(Obj {
-                path: self.field_path(field),
+                list: self.field_path(field).into(),
+                index: None,
                 map,
             }),
-            Some(other) => Err(wrong(&self.field_path(field), other, "an object")),
+            Some(other) => Err(wrong(At(self, field), other, "an object")),
             None => Err(StoreError::invalid(missing_value(&self.field_path(field)))),
         }
     }

@@ -753,9 +753,22 @@ impl Store {
                 "Duplicate parameter keys have been submitted: {dupes:?}. Please ensure the request contains only one param value per param key."
             )));
         }
-        self.active_run(run_id).await?;
         let _w = self.db.writer().await;
         let mut tx = self.db.pool.begin().await?;
+        // The run must exist and be active; checked inside the write transaction.
+        let stage: Option<String> = sqlx::query_scalar("SELECT lifecycle_stage FROM runs WHERE run_uuid = $1")
+            .bind(run_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        match stage.as_deref() {
+            None => return Err(StoreError::not_found(format!("Run with id={run_id} not found"))),
+            Some("active") => {}
+            Some(other) => {
+                return Err(StoreError::invalid(format!(
+                    "The run {run_id} must be in the 'active' state. Current state is {other}."
+                )))
+            }
+        }
         if !batch_params.is_empty() {
             let keys: Vec<&str> = batch_params.keys().copied().collect();
             let sql = format!(
@@ -1090,7 +1103,7 @@ async fn insert_metrics(
     metrics: &[Metric],
 ) -> Result<()> {
     const COLS: usize = 8;
-    for chunk in metrics.chunks(250) {
+    for chunk in metrics.chunks(1000) {
         let sql = format!(
             "INSERT INTO metrics (run_uuid, key, value, is_nan, timestamp, step, dataset_name, dataset_digest) VALUES {} \
              ON CONFLICT DO NOTHING",
