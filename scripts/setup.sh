@@ -51,7 +51,7 @@ fi
 req=tests/e2e/requirements.txt
 stamp=.venv/.kiln-req-$(sha256sum "$req" | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  echo "setup: creating .venv with $(tr '\n' ' ' < "$req")"
+  echo "setup: creating .venv with $(grep -v '^#' "$req" | tr '\n' ' ')"
   python3 -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -r "$req"
