@@ -22,6 +22,20 @@ pub fn routes() -> Router<AppState> {
         .route("/artifacts", get(list_root))
         .route("/artifacts/", get(list_root))
         .route("/artifacts/{*path}", get(download).put(upload).delete(remove))
+        .route("/mpu/create/{*path}", axum::routing::post(multipart_unsupported))
+        .route("/mpu/complete/{*path}", axum::routing::post(multipart_unsupported))
+        .route("/mpu/abort/{*path}", axum::routing::post(multipart_unsupported))
+        .route("/presigned/{*path}", get(multipart_unsupported))
+}
+
+/// As `mlflow server` over a local folder: multipart and presigned transfers are
+/// not offered (server-info says so, and the client then uses plain PUT/GET).
+async fn multipart_unsupported() -> ApiError {
+    StoreError::new(
+        kiln_store::ErrorCode::NotImplemented,
+        "Multipart upload is not supported for the current artifact repository",
+    )
+    .into()
 }
 
 /// A listing entry relative to the listed folder (or run root).

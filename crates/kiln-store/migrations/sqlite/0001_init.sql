@@ -48,10 +48,11 @@ CREATE TABLE metrics (
     timestamp INTEGER NOT NULL,
     step INTEGER NOT NULL,
     dataset_name TEXT,
-    dataset_digest TEXT
-);
--- MLflow's primary key: an exact repeat of a point is stored once.
-CREATE UNIQUE INDEX metrics_point ON metrics (run_uuid, key, timestamp, step, value, is_nan);
+    dataset_digest TEXT,
+    -- MLflow's primary key: an exact repeat of a point is stored once. WITHOUT ROWID
+    -- keeps the history in this one b-tree (no separate index to write).
+    PRIMARY KEY (run_uuid, key, timestamp, step, value, is_nan)
+) WITHOUT ROWID;
 -- Metrics linked to an MLflow 3 logged model (log-batch with model_id).
 CREATE TABLE logged_model_metrics (
     model_id TEXT NOT NULL,
