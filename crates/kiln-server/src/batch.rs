@@ -108,7 +108,23 @@ fn non_empty(s: Option<String>) -> Option<String> {
 }
 
 impl FastBatch {
+    /// `None` sends the request down the careful path, which explains what is wrong.
     fn into_batch(self) -> Option<Batch> {
+        let has_nul = |s: &str| s.contains('\0');
+        let opt_nul = |s: &Option<String>| s.as_deref().is_some_and(has_nul);
+        let any_nul = opt_nul(&self.run_id)
+            || opt_nul(&self.run_uuid)
+            || self.metrics.iter().any(|m| {
+                has_nul(&m.key) || opt_nul(&m.model_id) || opt_nul(&m.dataset_name) || opt_nul(&m.dataset_digest)
+            })
+            || self
+                .params
+                .iter()
+                .chain(&self.tags)
+                .any(|p| has_nul(&p.key) || opt_nul(&p.value));
+        if any_nul {
+            return None;
+        }
         let run_id = non_empty(self.run_id).or(non_empty(self.run_uuid))?;
         let metrics = self
             .metrics
@@ -208,6 +224,10 @@ mod tests {
         assert!(fast(r#"{"run_id":"r","metrics":[{"key":"a","value":"abc","timestamp":1}]}"#).is_none());
         assert!(fast(r#"{"run_id":"r","metrics":{"not":"a list"}}"#).is_none());
         assert!(fast(r#"{"metrics":[]}"#).is_none(), "no run id");
+        assert!(
+            fast(r#"{"run_id":"r","params":[{"key":"p","value":"a\u0000b"}]}"#).is_none(),
+            "NUL in a value"
+        );
         let r = Req::from_parts(
             None,
             br#"{"run_id":"r","metrics":[{"key":"a","value":"abc","timestamp":1}]}"#,

@@ -209,8 +209,12 @@ fn wrong(field: impl Display, v: &Value, expected: &str) -> StoreError {
 }
 
 /// Strings are strings: like protobuf JSON (and `mlflow server`), a number is refused.
+/// NUL characters are refused too: PostgreSQL cannot store them in text.
 pub fn value_str(field: impl Display, v: &Value) -> Result<String, StoreError> {
     match v {
+        Value::String(s) if s.contains('\0') => Err(StoreError::invalid(format!(
+            "Invalid value for parameter '{field}' supplied: NUL characters are not allowed in strings"
+        ))),
         Value::String(s) => Ok(s.clone()),
         other => Err(wrong(field, other, "a string")),
     }

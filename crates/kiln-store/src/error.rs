@@ -84,6 +84,12 @@ impl std::error::Error for StoreError {}
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(d) = &e {
+            // Text the database cannot hold (PostgreSQL: NUL bytes, bad encodings) is a client mistake.
+            if matches!(d.code().as_deref(), Some("22021" | "22P05")) {
+                return StoreError::invalid(format!("a value cannot be stored: {}", d.message()));
+            }
+        }
         tracing::error!(error = %e, "database error");
         StoreError::internal(format!("database error: {e}"))
     }
