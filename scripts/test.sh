@@ -7,11 +7,16 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 
+target="${CARGO_TARGET_DIR:-target}"
+echo "== cargo build (with the S3/GCS/Azure artifact stores, for the S3 test)"
+cargo build --locked -p kiln --features cloud
+cp "$target/debug/kiln" "$target/debug/kiln-cloud"
 echo "== cargo build"
 cargo build --locked -p kiln
 echo "== cargo test"
 cargo test --locked --workspace
 
-echo "== end-to-end: mlflow client against kiln server (sqlite + postgres)"
-export KILN_BIN="${CARGO_TARGET_DIR:-target}/debug/kiln"
+echo "== end-to-end: mlflow client against kiln server (sqlite + postgres, S3 artifacts via moto)"
+export KILN_BIN="$target/debug/kiln"
+export KILN_BIN_CLOUD="$target/debug/kiln-cloud"
 .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider

@@ -99,7 +99,11 @@ impl ArtifactStore {
     #[cfg(feature = "cloud")]
     fn open_cloud(uri: &str) -> Result<ArtifactStore> {
         let url = url_parse(uri)?;
-        let (store, prefix) = object_store::parse_url(&url)
+        // Credentials and endpoints come from the usual environment variables
+        // (AWS_ACCESS_KEY_ID, AWS_ENDPOINT, GOOGLE_SERVICE_ACCOUNT, AZURE_STORAGE_ACCOUNT_NAME, ...).
+        let env = std::env::vars()
+            .filter(|(k, _)| k.starts_with("AWS_") || k.starts_with("GOOGLE_") || k.starts_with("AZURE_"));
+        let (store, prefix) = object_store::parse_url_opts(&url, env)
             .map_err(|e| StoreError::invalid(format!("unsupported artifact destination '{uri}': {e}")))?;
         let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
             Arc::from(store)
