@@ -89,6 +89,36 @@ impl Store {
     }
 }
 
+/// The `key`/`value` rows of `table` for each of `ids` (matched on `id_col`),
+/// ordered by key: the params and tags of a page of runs, models, versions.
+pub(crate) async fn fetch_tags(
+    pool: &sqlx::AnyPool,
+    table: &'static str,
+    id_col: &'static str,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<Tag>>> {
+    use sqlx::Row;
+    let mut out: std::collections::HashMap<String, Vec<Tag>> = std::collections::HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT {id_col} AS id, key, value FROM {table} WHERE {id_col} IN ({}) ORDER BY key",
+        tracking::placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    for row in q.fetch_all(pool).await? {
+        out.entry(row.try_get("id")?).or_default().push(Tag::new(
+            row.try_get::<String, _>("key")?,
+            row.try_get::<String, _>("value")?,
+        ));
+    }
+    Ok(out)
+}
+
 /// Binds a list of filter values in order.
 pub(crate) fn bind_all<'q>(mut q: Query<'q, Any, AnyArguments>, binds: &[SqlValue]) -> Query<'q, Any, AnyArguments> {
     for b in binds {

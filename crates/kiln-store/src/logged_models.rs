@@ -168,29 +168,11 @@ impl Store {
             }
             q.fetch_all(&self.db.pool)
         };
-        for row in fetch(format!(
-            "SELECT model_id, key, value FROM logged_model_tags WHERE model_id IN ({ph}) ORDER BY key"
-        ))
-        .await?
-        {
-            if let Some(i) = pos(&row.try_get::<String, _>("model_id")?) {
-                out[i].info.tags.push(Tag::new(
-                    row.try_get::<String, _>("key")?,
-                    row.try_get::<String, _>("value")?,
-                ));
-            }
-        }
-        for row in fetch(format!(
-            "SELECT model_id, key, value FROM logged_model_params WHERE model_id IN ({ph}) ORDER BY key"
-        ))
-        .await?
-        {
-            if let Some(i) = pos(&row.try_get::<String, _>("model_id")?) {
-                out[i].data.params.push(Tag::new(
-                    row.try_get::<String, _>("key")?,
-                    row.try_get::<String, _>("value")?,
-                ));
-            }
+        let mut tags = crate::fetch_tags(&self.db.pool, "logged_model_tags", "model_id", &ids).await?;
+        let mut params = crate::fetch_tags(&self.db.pool, "logged_model_params", "model_id", &ids).await?;
+        for m in &mut out {
+            m.info.tags = tags.remove(&m.info.model_id).unwrap_or_default();
+            m.data.params = params.remove(&m.info.model_id).unwrap_or_default();
         }
         for row in fetch(format!(
             "SELECT run_uuid, model_id, key, value, is_nan, timestamp, step, dataset_name, dataset_digest \

@@ -136,16 +136,9 @@ impl Store {
             }
             q.fetch_all(&self.db.pool)
         };
-        for row in fetch(format!(
-            "SELECT name, key, value FROM registered_model_tags WHERE name IN ({ph}) ORDER BY key"
-        ))
-        .await?
-        {
-            let i = index[&row.try_get::<String, _>("name")?];
-            rms[i].tags.push(Tag::new(
-                row.try_get::<String, _>("key")?,
-                row.try_get::<String, _>("value")?,
-            ));
+        let mut tags = crate::fetch_tags(&self.db.pool, "registered_model_tags", "name", &names).await?;
+        for rm in &mut rms {
+            rm.tags = tags.remove(&rm.name).unwrap_or_default();
         }
         for row in fetch(format!(
             "SELECT name, alias, version FROM registered_model_aliases WHERE name IN ({ph}) ORDER BY alias"

@@ -528,27 +528,11 @@ impl Store {
             }
             q.fetch_all(&self.db.pool)
         };
-        for row in fetch(format!(
-            "SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({ph}) ORDER BY key"
-        ))
-        .await?
-        {
-            let i = index[&row.try_get::<String, _>("run_uuid")?];
-            runs[i].data.params.push(Tag::new(
-                row.try_get::<String, _>("key")?,
-                row.try_get::<String, _>("value")?,
-            ));
-        }
-        for row in fetch(format!(
-            "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({ph}) ORDER BY key"
-        ))
-        .await?
-        {
-            let i = index[&row.try_get::<String, _>("run_uuid")?];
-            runs[i].data.tags.push(Tag::new(
-                row.try_get::<String, _>("key")?,
-                row.try_get::<String, _>("value")?,
-            ));
+        let mut params = crate::fetch_tags(&self.db.pool, "params", "run_uuid", &ids).await?;
+        let mut tags = crate::fetch_tags(&self.db.pool, "tags", "run_uuid", &ids).await?;
+        for run in &mut runs {
+            run.data.params = params.remove(&run.info.run_id).unwrap_or_default();
+            run.data.tags = tags.remove(&run.info.run_id).unwrap_or_default();
         }
         for row in fetch(format!(
             "SELECT run_uuid, key, value, is_nan, timestamp, step FROM latest_metrics WHERE run_uuid IN ({ph}) ORDER BY key"
