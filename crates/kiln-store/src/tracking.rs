@@ -740,18 +740,17 @@ impl Store {
         let _w = self.db.writer().await;
         let mut tx = self.db.pool.begin().await?;
         // The run must exist and be active; checked inside the write transaction.
-        let stage: Option<String> = sqlx::query_scalar("SELECT lifecycle_stage FROM runs WHERE run_uuid = $1")
+        let row = sqlx::query("SELECT run_pk, lifecycle_stage FROM runs WHERE run_uuid = $1")
             .bind(run_id)
             .fetch_optional(&mut *tx)
-            .await?;
-        match stage.as_deref() {
-            None => return Err(StoreError::not_found(format!("Run with id={run_id} not found"))),
-            Some("active") => {}
-            Some(other) => {
-                return Err(StoreError::invalid(format!(
-                    "The run {run_id} must be in the 'active' state. Current state is {other}."
-                )))
-            }
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("Run with id={run_id} not found")))?;
+        let run_pk: i64 = row.try_get("run_pk")?;
+        let stage: String = row.try_get("lifecycle_stage")?;
+        if stage != "active" {
+            return Err(StoreError::invalid(format!(
+                "The run {run_id} must be in the 'active' state. Current state is {stage}."
+            )));
         }
         if !batch_params.is_empty() {
             let keys: Vec<&str> = batch_params.keys().copied().collect();
@@ -810,7 +809,7 @@ impl Store {
             }
         }
         if !metrics.is_empty() {
-            insert_metrics(&mut tx, self.db.dialect, run_id, metrics).await?;
+            insert_metrics(&mut tx, self.db.dialect, run_id, run_pk, metrics).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -845,7 +844,8 @@ impl Store {
         };
         let rows = sqlx::query(
             "SELECT key, value, is_nan, timestamp, step, dataset_name, dataset_digest FROM metrics \
-             WHERE run_uuid = $1 AND key = $2 ORDER BY timestamp, step, value LIMIT $3 OFFSET $4",
+             WHERE run_pk = (SELECT run_pk FROM runs WHERE run_uuid = $1) AND key = $2 \
+             ORDER BY timestamp, step, value LIMIT $3 OFFSET $4",
         )
         .bind(run_id)
         .bind(key)
@@ -1084,12 +1084,13 @@ async fn insert_metrics(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     dialect: Dialect,
     run_id: &str,
+    run_pk: i64,
     metrics: &[Metric],
 ) -> Result<()> {
     const COLS: usize = 8;
     for chunk in metrics.chunks(1000) {
         let sql = format!(
-            "INSERT INTO metrics (run_uuid, key, value, is_nan, timestamp, step, dataset_name, dataset_digest) VALUES {} \
+            "INSERT INTO metrics (run_pk, key, value, is_nan, timestamp, step, dataset_name, dataset_digest) VALUES {} \
              ON CONFLICT DO NOTHING",
             tuples(dialect, chunk.len(), COLS)
         );
@@ -1097,7 +1098,7 @@ async fn insert_metrics(
         for m in chunk {
             let (value, is_nan) = stored_value(m.value);
             q = q
-                .bind(run_id)
+                .bind(run_pk)
                 .bind(m.key.clone())
                 .bind(value)
                 .bind(is_nan)

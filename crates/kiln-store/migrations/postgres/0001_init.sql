@@ -16,7 +16,9 @@ CREATE TABLE experiment_tags (
     PRIMARY KEY (experiment_id, key)
 );
 CREATE TABLE runs (
-    run_uuid TEXT PRIMARY KEY,
+    -- A compact integer key for the metric history (the hot, large table); clients see run_uuid.
+    run_pk BIGSERIAL PRIMARY KEY,
+    run_uuid TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
     experiment_id BIGINT NOT NULL,
     user_id TEXT NOT NULL,
@@ -41,17 +43,17 @@ CREATE TABLE tags (
     PRIMARY KEY (run_uuid, key)
 );
 CREATE TABLE metrics (
-    run_uuid TEXT NOT NULL,
+    run_pk BIGINT NOT NULL,
     key TEXT NOT NULL,
     value DOUBLE PRECISION NOT NULL,
     is_nan BIGINT NOT NULL DEFAULT 0,
     timestamp BIGINT NOT NULL,
     step BIGINT NOT NULL,
     dataset_name TEXT,
-    dataset_digest TEXT
+    dataset_digest TEXT,
+    -- MLflow's primary key: an exact repeat of a point is stored once.
+    PRIMARY KEY (run_pk, key, timestamp, step, value, is_nan)
 );
--- MLflow's primary key: an exact repeat of a point is stored once.
-CREATE UNIQUE INDEX metrics_point ON metrics (run_uuid, key, timestamp, step, value, is_nan);
 -- Metrics linked to an MLflow 3 logged model (log-batch with model_id).
 CREATE TABLE logged_model_metrics (
     model_id TEXT NOT NULL,

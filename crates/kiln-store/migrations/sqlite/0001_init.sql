@@ -16,7 +16,9 @@ CREATE TABLE experiment_tags (
     PRIMARY KEY (experiment_id, key)
 );
 CREATE TABLE runs (
-    run_uuid TEXT PRIMARY KEY,
+    -- A compact integer key for the metric history (the hot, large table); clients see run_uuid.
+    run_pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_uuid TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
     experiment_id INTEGER NOT NULL,
     user_id TEXT NOT NULL,
@@ -41,7 +43,7 @@ CREATE TABLE tags (
     PRIMARY KEY (run_uuid, key)
 );
 CREATE TABLE metrics (
-    run_uuid TEXT NOT NULL,
+    run_pk INTEGER NOT NULL,
     key TEXT NOT NULL,
     value REAL NOT NULL,
     is_nan INTEGER NOT NULL DEFAULT 0,
@@ -51,7 +53,7 @@ CREATE TABLE metrics (
     dataset_digest TEXT,
     -- MLflow's primary key: an exact repeat of a point is stored once. WITHOUT ROWID
     -- keeps the history in this one b-tree (no separate index to write).
-    PRIMARY KEY (run_uuid, key, timestamp, step, value, is_nan)
+    PRIMARY KEY (run_pk, key, timestamp, step, value, is_nan)
 ) WITHOUT ROWID;
 -- Metrics linked to an MLflow 3 logged model (log-batch with model_id).
 CREATE TABLE logged_model_metrics (
