@@ -1940,7 +1940,7 @@ fn compare_sql(
 /// the condition tying an alias of it to the main row.
 fn kv_table(entity: Entity, key_type: KeyType, alias: &str) -> (&'static str, String) {
     match (entity, key_type) {
-        (Entity::Runs, KeyType::Metric) => ("latest_metrics", format!("{alias}.run_uuid = runs.run_uuid")),
+        (Entity::Runs, KeyType::Metric) => ("latest_metrics", format!("{alias}.run_pk = runs.run_pk")),
         (Entity::Runs, KeyType::Param) => ("params", format!("{alias}.run_uuid = runs.run_uuid")),
         (Entity::Runs, _) => ("tags", format!("{alias}.run_uuid = runs.run_uuid")),
         (Entity::Experiments, _) => (
@@ -3397,7 +3397,7 @@ mod tests {
         );
         assert_eq!(
             p.where_sql,
-            "(EXISTS (SELECT 1 FROM latest_metrics f0 WHERE f0.run_uuid = runs.run_uuid AND \
+            "(EXISTS (SELECT 1 FROM latest_metrics f0 WHERE f0.run_pk = runs.run_pk AND \
              f0.key = $3 AND f0.value > $4 AND f0.is_nan = 0)) AND \
              (EXISTS (SELECT 1 FROM params f1 WHERE f1.run_uuid = runs.run_uuid AND f1.key = $5 \
              AND f1.value = $6)) AND \
@@ -3557,7 +3557,7 @@ mod tests {
         );
         assert_eq!(
             p.joins,
-            "LEFT JOIN latest_metrics ob0 ON ob0.run_uuid = runs.run_uuid AND ob0.key = $5 \
+            "LEFT JOIN latest_metrics ob0 ON ob0.run_pk = runs.run_pk AND ob0.key = $5 \
              LEFT JOIN params ob1 ON ob1.run_uuid = runs.run_uuid AND ob1.key = $6 \
              LEFT JOIN tags ob2 ON ob2.run_uuid = runs.run_uuid AND ob2.key = $7"
         );

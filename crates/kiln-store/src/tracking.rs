@@ -535,7 +535,8 @@ impl Store {
             run.data.tags = tags.remove(&run.info.run_id).unwrap_or_default();
         }
         for row in fetch(format!(
-            "SELECT run_uuid, key, value, is_nan, timestamp, step FROM latest_metrics WHERE run_uuid IN ({ph}) ORDER BY key"
+            "SELECT r.run_uuid, l.key, l.value, l.is_nan, l.timestamp, l.step FROM latest_metrics l \
+             JOIN runs r ON r.run_pk = l.run_pk WHERE r.run_uuid IN ({ph}) ORDER BY l.key"
         ))
         .await?
         {
@@ -1149,8 +1150,8 @@ async fn insert_metrics(
     let latest: Vec<&Metric> = latest.into_values().collect();
     for chunk in latest.chunks(250) {
         let sql = format!(
-            "INSERT INTO latest_metrics (run_uuid, key, value, is_nan, timestamp, step) VALUES {} \
-             ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, \
+            "INSERT INTO latest_metrics (run_pk, key, value, is_nan, timestamp, step) VALUES {} \
+             ON CONFLICT (run_pk, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, \
              timestamp = excluded.timestamp, step = excluded.step \
              WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND \
              (excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = latest_metrics.timestamp AND \
@@ -1161,7 +1162,7 @@ async fn insert_metrics(
         for m in chunk {
             let (value, is_nan) = stored_value(m.value);
             q = q
-                .bind(run_id)
+                .bind(run_pk)
                 .bind(m.key.clone())
                 .bind(value)
                 .bind(is_nan)

@@ -68,13 +68,13 @@ CREATE TABLE logged_model_metrics (
 );
 CREATE UNIQUE INDEX logged_model_metrics_point ON logged_model_metrics (model_id, key, timestamp, step, run_uuid, value, is_nan);
 CREATE TABLE latest_metrics (
-    run_uuid TEXT NOT NULL,
+    run_pk BIGINT NOT NULL,
     key TEXT NOT NULL,
     value DOUBLE PRECISION NOT NULL,
     is_nan BIGINT NOT NULL DEFAULT 0,
     timestamp BIGINT NOT NULL,
     step BIGINT NOT NULL,
-    PRIMARY KEY (run_uuid, key)
+    PRIMARY KEY (run_pk, key)
 );
 CREATE INDEX latest_metrics_key_value ON latest_metrics (key, value);
 CREATE TABLE datasets (

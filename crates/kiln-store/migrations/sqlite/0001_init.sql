@@ -69,14 +69,14 @@ CREATE TABLE logged_model_metrics (
 );
 CREATE UNIQUE INDEX logged_model_metrics_point ON logged_model_metrics (model_id, key, timestamp, step, run_uuid, value, is_nan);
 CREATE TABLE latest_metrics (
-    run_uuid TEXT NOT NULL,
+    run_pk INTEGER NOT NULL,
     key TEXT NOT NULL,
     value REAL NOT NULL,
     is_nan INTEGER NOT NULL DEFAULT 0,
     timestamp INTEGER NOT NULL,
     step INTEGER NOT NULL,
-    PRIMARY KEY (run_uuid, key)
-);
+    PRIMARY KEY (run_pk, key)
+) WITHOUT ROWID;
 CREATE INDEX latest_metrics_key_value ON latest_metrics (key, value);
 CREATE TABLE datasets (
     dataset_uuid TEXT PRIMARY KEY,
