@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+# Runs a command as the postgres system user (root: runuser; others: sudo).
+as_postgres() {
+  if [ "$(id -u)" = "0" ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
+}
 
 need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
@@ -35,11 +39,11 @@ fi
 if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   # A freshly installed cluster asks for passwords on TCP; the tests use trust auth as on these machines.
   if ! psql -h 127.0.0.1 -U postgres -d postgres -tAc 'select 1' >/dev/null 2>&1; then
-    hba=$($SUDO -u postgres psql -tAc 'show hba_file' 2>/dev/null || true)
+    hba=$(as_postgres psql -tAc 'show hba_file' 2>/dev/null || true)
     if [ -n "$hba" ]; then
       echo "setup: enabling trust auth for local TCP connections in $hba"
       $SUDO sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$hba"
-      $SUDO -u postgres psql -tAc 'select pg_reload_conf()' >/dev/null
+      as_postgres psql -tAc 'select pg_reload_conf()' >/dev/null
     fi
   fi
   if ! psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1 from pg_database where datname='test'" 2>/dev/null | grep -q 1; then

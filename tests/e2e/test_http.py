@@ -244,3 +244,36 @@ def test_error_responses_are_json(server):
     resp = _get(server, "/runs/get?run_id=0123456789abcdef0123456789abcdef")
     assert resp.headers.get("content-type", "").startswith("application/json"), resp.headers
     assert resp.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_downloading_a_directory_is_400(server, run_id):
+    exp = requests.get(f"{server.url}{API}/runs/get", params={"run_id": run_id}, timeout=30).json()
+    root = exp["run"]["info"]["artifact_uri"].split("mlflow-artifacts:", 1)[1].lstrip("/")
+    put = raw_request(server.url, "PUT", f"/api/2.0/mlflow-artifacts/artifacts/{root}/d/f.txt", body=b"x")
+    assert put.status_code == 200, put
+    resp = raw_request(server.url, "GET", f"/api/2.0/mlflow-artifacts/artifacts/{root}/d")
+    assert resp.status_code == 400, resp
+    missing = raw_request(server.url, "GET", f"/api/2.0/mlflow-artifacts/artifacts/{root}/nope.txt")
+    _assert_error(missing, 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_multipart_upload_is_not_offered(server):
+    # Like mlflow server over a local folder: 501, and server-info says multipart is off.
+    info = requests.get(f"{server.url}/api/3.0/mlflow/server-info", timeout=30).json()
+    assert info["multipart_uploads_enabled"] is False
+    resp = raw_request(server.url, "POST", "/api/2.0/mlflow-artifacts/mpu/create/0/x.bin",
+                       body=json.dumps({"path": "x.bin", "num_parts": 2}), headers=JSON)
+    _assert_error(resp, 501, "NOT_IMPLEMENTED")
+
+
+def test_archiving_from_an_inactive_stage_is_a_client_error(server, run_id):
+    # mlflow server answers this with a 500 (which the client retries for minutes); kiln with a 400.
+    only_for_kiln("mlflow server returns 500 for archive_existing_versions with stage None")
+    name = unique("rm-archive")
+    requests.post(f"{server.url}{API}/registered-models/create", json={"name": name}, timeout=30).raise_for_status()
+    requests.post(f"{server.url}{API}/model-versions/create",
+                  json={"name": name, "source": f"runs:/{run_id}/model", "run_id": run_id},
+                  timeout=30).raise_for_status()
+    resp = _post(server, "/model-versions/transition-stage",
+                 json.dumps({"name": name, "version": "1", "stage": "Archived", "archive_existing_versions": True}))
+    _assert_error(resp, 400, "INVALID_PARAMETER_VALUE")

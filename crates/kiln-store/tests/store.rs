@@ -412,6 +412,15 @@ async fn registry_versions_stages_aliases() {
             .transition_model_version_stage("churn", "1", "Nope", false)
             .await
             .is_err());
+        let e = s
+            .transition_model_version_stage("churn", "1", "None", true)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.code,
+            ErrorCode::InvalidParameterValue,
+            "{n}: archiving needs an active target stage"
+        );
         let latest = s.get_latest_versions("churn", &["Production".into()]).await.unwrap();
         assert_eq!(
             latest.iter().map(|v| v.version.as_str()).collect::<Vec<_>>(),
