@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Kiln's tests need on a fresh Debian machine, idempotently:
-# a C toolchain, PostgreSQL (started, listening on 127.0.0.1:5432), and a
-# Python venv (.venv) with the unmodified `mlflow` client used as the judge.
+# the build tools (scripts/setup-build.sh: C++ toolchain, libclang, CMake >= 3.28),
+# PostgreSQL (started, listening on 127.0.0.1:5432), and a Python venv (.venv)
+# with the unmodified `mlflow` client used as the judge.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,19 +13,14 @@ as_postgres() {
   if [ "$(id -u)" = "0" ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
 }
 
+bash scripts/setup-build.sh
+
 need_apt=()
-command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql postgresql-client)
-python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} from apt"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
-
-if ! command -v cargo >/dev/null 2>&1; then
-  echo "setup: cargo not found; install Rust (https://rustup.rs) first" >&2
-  exit 1
 fi
 
 # PostgreSQL at 127.0.0.1:5432 (trust auth for user postgres, database test).

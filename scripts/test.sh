@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
+# LightGBM's build needs CMake >= 3.28 (from PyPI into .tools/ when the system's is older).
+eval "$(bash scripts/setup-build.sh --env 2>/dev/null)"
 
 target="${CARGO_TARGET_DIR:-target}"
 echo "== cargo build (with the S3/GCS/Azure artifact stores, for the S3 test)"

@@ -7,6 +7,8 @@ mod api;
 mod artifacts;
 mod batch;
 mod req;
+mod ui;
+mod ui_api;
 
 use std::net::SocketAddr;
 
@@ -57,7 +59,7 @@ pub type ApiResult<T = Json<serde_json::Value>> = Result<T, ApiError>;
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
-    let api = api::routes();
+    let api = api::routes().merge(ui_api::mlflow_routes());
     let artifacts = artifacts::routes();
     Router::new()
         .nest("/api/2.0/mlflow", api.clone())
@@ -68,7 +70,9 @@ pub fn app(state: AppState) -> Router {
         .nest("/ajax-api/2.0/mlflow-artifacts", artifacts)
         .route("/health", get(health))
         .route("/version", get(|| async { VERSION }))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
+        .merge(ui_api::routes())
+        .merge(ui::routes())
+        .fallback(ui::fallback)
         .layer(DefaultBodyLimit::max(req::MAX_JSON_BODY))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(state)

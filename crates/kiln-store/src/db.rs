@@ -12,8 +12,14 @@ use sqlx::{AnyPool, Executor};
 use crate::error::{Result, StoreError};
 use crate::filter::Dialect;
 
-const SQLITE_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
-const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_studies.sql")),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../migrations/postgres/0002_studies.sql")),
+];
 
 /// Where the store lives, parsed from a backend-store URI.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,7 +12,9 @@ pub mod filter;
 mod logged_models;
 pub mod model;
 mod registry;
+pub mod studies;
 mod tracking;
+pub mod ui_queries;
 pub mod validation;
 
 pub use db::{BackendUri, Db};

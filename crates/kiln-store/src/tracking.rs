@@ -1081,7 +1081,7 @@ async fn upsert_tag(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, key
 
 /// Inserts the history rows in multi-row statements and moves `latest_metrics`
 /// forward where a new value is later by (step, timestamp, value), as MLflow does.
-async fn insert_metrics(
+pub(crate) async fn insert_metrics(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     dialect: Dialect,
     run_id: &str,

@@ -1,7 +1,10 @@
 //! `kiln`: the one binary. Commands parse flags and call the library crates;
 //! no business logic lives here.
 
+mod data;
+mod predict;
 mod quickstart;
+mod train;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,10 +33,23 @@ enum Command {
     ///
     /// Example: kiln server --backend-store-uri sqlite:///kiln.db --artifacts-destination ./kiln-artifacts --port 5000
     Server(ServerArgs),
-    /// Train a model on a generated data set, track it in the embedded store, and print where to look.
+    /// Train models on a generated data set, track them in the embedded store, and print where to look.
     ///
     /// Example: kiln quickstart
     Quickstart(quickstart::Args),
+    /// Run the training pipeline of a kiln.toml: ingest, validate, split, preprocess, train every
+    /// candidate, evaluate, track, register the best.
+    ///
+    /// Example: kiln train kiln.toml --experiment churn
+    Train(train::Args),
+    /// Score a file with a model: runs:/RUN_ID/model, models:/NAME@ALIAS, models:/NAME/VERSION or a path.
+    ///
+    /// Example: kiln predict models:/churn@champion new_customers.csv -o scores.csv
+    Predict(predict::Args),
+    /// Data tools: infer a contract, validate against one, profile (and drift), split, fingerprint.
+    ///
+    /// Example: kiln data validate data/churn.csv --contract churn.contract.toml
+    Data(data::Args),
 }
 
 #[derive(clap::Args)]
@@ -121,6 +137,27 @@ async fn run_server(args: ServerArgs) -> Result<()> {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_tracing();
+    // Commands that run CPU-bound work (and open the store on their own
+    // runtime) stay outside the async runtime.
+    let sync = match cli.command {
+        Command::Train(a) => Some(train::run(a)),
+        Command::Predict(a) => Some(predict::run(a)),
+        Command::Data(a) => Some(data::run(a)),
+        Command::Quickstart(a) => Some(quickstart::run(a)),
+        other => {
+            return run_async(other);
+        }
+    };
+    match sync {
+        Some(Ok(())) | None => std::process::ExitCode::SUCCESS,
+        Some(Err(e)) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_async(command: Command) -> std::process::ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -129,9 +166,11 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = rt.block_on(async move {
-        match cli.command {
+        match command {
             Command::Server(a) => run_server(a).await,
-            Command::Quickstart(a) => quickstart::run(a).await,
+            Command::Train(_) | Command::Predict(_) | Command::Quickstart(_) | Command::Data(_) => {
+                unreachable!("synchronous commands are dispatched in main")
+            }
         }
     });
     match result {

@@ -1,0 +1,46 @@
+-- Kiln studies (hyperparameter optimisation), SQLite dialect. Same conventions as 0001:
+-- epoch-ms INTEGER timestamps, 0/1 booleans, JSON as TEXT.
+CREATE TABLE studies (
+    study_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    -- JSON array of "minimize" / "maximize".
+    directions TEXT NOT NULL,
+    -- JSON: sampler, pruner, declared space, seed, metric names, heartbeat settings.
+    config TEXT NOT NULL,
+    experiment_id INTEGER NOT NULL,
+    -- The MLflow run every trial's run is a child of.
+    parent_run_uuid TEXT NOT NULL,
+    next_number INTEGER NOT NULL DEFAULT 0,
+    -- Trials counted against a budget (a lost trial's retry takes its place).
+    budget_used INTEGER NOT NULL DEFAULT 0,
+    -- Bumped by every trial write (under the study row's lock): readers fetch the trials with seq > the last seen.
+    seq INTEGER NOT NULL DEFAULT 0,
+    creation_time INTEGER NOT NULL
+);
+CREATE TABLE study_trials (
+    trial_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    study_id INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    -- RUNNING | COMPLETE | PRUNED | FAIL | WAITING
+    state TEXT NOT NULL,
+    -- JSON object: name -> {"value": ..., "distribution": {...}}.
+    params TEXT NOT NULL DEFAULT '{}',
+    -- JSON array, one value per direction (COMPLETE trials).
+    objective_values TEXT,
+    -- JSON array of [step, value].
+    intermediate TEXT NOT NULL DEFAULT '[]',
+    -- JSON object of sampler / system attributes.
+    attrs TEXT NOT NULL DEFAULT '{}',
+    budgeted INTEGER NOT NULL DEFAULT 1,
+    worker TEXT,
+    start_time INTEGER,
+    end_time INTEGER,
+    -- NULL for ask-and-tell trials, which are never reaped.
+    heartbeat INTEGER,
+    run_uuid TEXT NOT NULL,
+    run_pk INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    UNIQUE (study_id, number)
+);
+CREATE INDEX study_trials_seq ON study_trials (study_id, seq);
+CREATE INDEX study_trials_state ON study_trials (study_id, state, number);

@@ -1,0 +1,172 @@
+//! Normal-distribution helpers shared by the samplers (pdf, cdf, inverse
+//! cdf, truncated normals, log expected improvement).
+
+use crate::rng::Rng;
+
+const SQRT_2: f64 = std::f64::consts::SQRT_2;
+const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
+
+/// Standard normal log density.
+pub fn norm_logpdf(z: f64) -> f64 {
+    -0.5 * z * z - LN_SQRT_2PI
+}
+
+/// Standard normal density.
+pub fn norm_pdf(z: f64) -> f64 {
+    norm_logpdf(z).exp()
+}
+
+/// Standard normal cdf (accurate in both tails through erfc).
+pub fn norm_cdf(z: f64) -> f64 {
+    0.5 * libm::erfc(-z / SQRT_2)
+}
+
+/// log(Phi(b) - Phi(a)) for a <= b, computed on the tail side that keeps precision.
+pub fn log_norm_mass(a: f64, b: f64) -> f64 {
+    let m = if a > 0.0 {
+        0.5 * (libm::erfc(a / SQRT_2) - libm::erfc(b / SQRT_2))
+    } else if b < 0.0 {
+        0.5 * (libm::erfc(-b / SQRT_2) - libm::erfc(-a / SQRT_2))
+    } else {
+        1.0 - norm_cdf(a) - (1.0 - norm_cdf(b))
+    };
+    m.max(1e-300).ln()
+}
+
+/// Inverse of the standard normal cdf (Acklam's rational approximation, one Newton step).
+pub fn norm_ppf(p: f64) -> f64 {
+    if p <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p >= 1.0 {
+        return f64::INFINITY;
+    }
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
+    let plow = 0.02425;
+    let x = if p < plow {
+        let q = (-2.0 * p.ln()).sqrt();
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    } else if p <= 1.0 - plow {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    } else {
+        let q = (-2.0 * (1.0 - p).ln()).sqrt();
+        -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    // One Newton step on Phi(x) = p.
+    let e = norm_cdf(x) - p;
+    let u = e * (2.0 * std::f64::consts::PI).sqrt() * (x * x / 2.0).exp();
+    x - u / (1.0 + x * u / 2.0)
+}
+
+/// A draw from N(mu, sigma^2) truncated to [low, high].
+pub fn sample_truncnorm(rng: &mut Rng, mu: f64, sigma: f64, low: f64, high: f64) -> f64 {
+    if !(sigma > 0.0) || high <= low {
+        return mu.clamp(low, high);
+    }
+    let a = (low - mu) / sigma;
+    let b = (high - mu) / sigma;
+    // Work on the side of the distribution with more precision.
+    let (flip, a, b) = if a > 0.0 { (true, -b, -a) } else { (false, a, b) };
+    let (ca, cb) = (norm_cdf(a), norm_cdf(b));
+    let u = ca + rng.uniform() * (cb - ca);
+    let mut z = norm_ppf(u.clamp(1e-300, 1.0 - 1e-16));
+    if !z.is_finite() {
+        z = a;
+    }
+    let z = if flip { -z } else { z };
+    (mu + sigma * z).clamp(low, high)
+}
+
+/// log h(z) with h(z) = phi(z) + z Phi(z) (expected improvement of a unit normal), stable for z << 0.
+pub fn log_h(z: f64) -> f64 {
+    if z > -6.0 {
+        (norm_pdf(z) + z * norm_cdf(z)).max(1e-300).ln()
+    } else {
+        let t2 = z * z;
+        let r = 1.0 / t2 * (1.0 - 3.0 / t2 * (1.0 - 5.0 / t2 * (1.0 - 7.0 / t2)));
+        norm_logpdf(z) + r.max(1e-300).ln()
+    }
+}
+
+/// d/dz log h(z) = Phi(z) / h(z).
+pub fn dlog_h(z: f64) -> f64 {
+    if z > -6.0 {
+        let h = norm_pdf(z) + z * norm_cdf(z);
+        norm_cdf(z) / h.max(1e-300)
+    } else {
+        let t = -z;
+        let t2 = t * t;
+        // t*m(t) = 1 - 1/t^2 + 3/t^4 - 15/t^6 + ...; Phi(z)/h(z) = m(t)/(1 - t m(t)).
+        let one_minus = 1.0 / t2 * (1.0 - 3.0 / t2 * (1.0 - 5.0 / t2 * (1.0 - 7.0 / t2)));
+        let tm = 1.0 - one_minus;
+        (tm / t) / one_minus.max(1e-300)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ppf_inverts_cdf() {
+        for p in [1e-10, 1e-4, 0.01, 0.3, 0.5, 0.9, 0.999] {
+            let x = norm_ppf(p);
+            assert!((norm_cdf(x) - p).abs() < 1e-12 * p.max(1e-3) * 1e3, "{p} {x}");
+        }
+    }
+
+    #[test]
+    fn log_h_is_continuous_and_matches_its_derivative() {
+        for z in [-30.0, -10.0, -6.1, -5.9, -2.0, 0.0, 3.0] {
+            let d = (log_h(z + 1e-5) - log_h(z - 1e-5)) / 2e-5;
+            assert!((d - dlog_h(z)).abs() < 1e-3 * d.abs().max(1.0), "{z}: {d} vs {}", dlog_h(z));
+        }
+        assert!((log_h(-6.000001) - log_h(-5.999999)).abs() < 1e-3);
+    }
+
+    #[test]
+    fn truncated_normal_stays_in_bounds_even_in_the_tail() {
+        let mut r = Rng::new(5);
+        for _ in 0..1000 {
+            let x = sample_truncnorm(&mut r, 0.0, 1.0, 8.0, 9.0);
+            assert!((8.0..=9.0).contains(&x));
+            let y = sample_truncnorm(&mut r, 0.5, 0.1, 0.0, 1.0);
+            assert!((0.0..=1.0).contains(&y));
+        }
+        assert!(log_norm_mass(8.0, 9.0).is_finite());
+        assert!((log_norm_mass(-50.0, 50.0)).abs() < 1e-12);
+    }
+}
