@@ -28,28 +28,31 @@ FEATURES = 50
 ANCHOR = r"""
 import json, resource, sys, time
 tool, path = sys.argv[1], sys.argv[2]
-# Peak RSS right after the read (before the checksums below allocate).
+# Peak RSS right after the read (before the checksums below allocate), and CPU seconds of the read.
 rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def cpu():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
 if tool == "pandas_csv":
     import pandas as pd
-    t = time.perf_counter(); df = pd.read_csv(path); el = time.perf_counter() - t; peak = rss()
+    c0 = cpu(); t = time.perf_counter(); df = pd.read_csv(path); el = time.perf_counter() - t; peak = rss(); cpu_s = cpu() - c0
     x_sum = float(df.drop(columns=["label"]).to_numpy(dtype="float64").sum()); y_sum = float(df["label"].sum())
     rows = len(df)
 elif tool == "pyarrow_csv":
     import pyarrow.csv as pc, pyarrow.compute as pcmp
-    t = time.perf_counter(); tb = pc.read_csv(path); el = time.perf_counter() - t; peak = rss()
+    c0 = cpu(); t = time.perf_counter(); tb = pc.read_csv(path); el = time.perf_counter() - t; peak = rss(); cpu_s = cpu() - c0
     rows = tb.num_rows
     x_sum = float(sum(pcmp.sum(tb.column(n)).as_py() for n in tb.column_names if n != "label"))
     y_sum = float(pcmp.sum(tb.column("label")).as_py())
 elif tool == "pyarrow_parquet":
     import pyarrow.parquet as pq, pyarrow.compute as pcmp
-    t = time.perf_counter(); tb = pq.read_table(path); el = time.perf_counter() - t; peak = rss()
+    c0 = cpu(); t = time.perf_counter(); tb = pq.read_table(path); el = time.perf_counter() - t; peak = rss(); cpu_s = cpu() - c0
     rows = tb.num_rows
     x_sum = float(sum(pcmp.sum(tb.column(n)).as_py() for n in tb.column_names if n != "label"))
     y_sum = float(pcmp.sum(tb.column("label")).as_py())
 else:
     raise SystemExit("unknown tool " + tool)
-print(json.dumps({"tool": tool, "rows": rows, "total_s": el, "peak_rss": peak, "x_sum": x_sum, "y_sum": y_sum}))
+print(json.dumps({"tool": tool, "rows": rows, "total_s": el, "cpu_s": cpu_s, "peak_rss": peak, "x_sum": x_sum, "y_sum": y_sum}))
 """
 
 
@@ -113,6 +116,7 @@ def main():
           f"(ready in {time.perf_counter() - t:.1f} s)")
     table_bytes = args.rows * (FEATURES + 1) * 8
     print(f"in-memory size of the table (f64): {mb(table_bytes):,.0f} MB")
+    print(f"load average at the start: {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} CPUs")
 
     pin = ["taskset", "-c", args.taskset] if args.taskset else []
     env = dict(os.environ)
@@ -131,7 +135,7 @@ def main():
         extra = ""
         if tool == "kiln":
             extra = f" (read {r['read_s']:.3f} s + matrix/label {r['matrix_s']:.3f} s, {r['batches']} batches)"
-        print(f"{fmt:8s} {tool:8s} best {r['total_s']:.3f} s of {r['all_s']}, "
+        print(f"{fmt:8s} {tool:8s} best {r['total_s']:.3f} s of {r['all_s']}, CPU {r['cpu_s']:.2f} s, "
               f"peak RSS {mb(r['peak_rss_max']):,.0f} MB{extra}")
 
     # Every reader must have read the same values.
@@ -165,6 +169,11 @@ def main():
         ratio = r["peak_rss_max"] / table_bytes
         print(f"{fmt}: kiln peak RSS {mb(r['peak_rss_max']):,.0f} MB = {ratio:.2f}x the table's "
               f"{mb(table_bytes):,.0f} MB (target < 2.0: {verdict(ratio < 2.0)})")
+    # CPU seconds (user + system) of the best runs: what each reader costs, whatever
+    # share of the 2 cores the machine's other load left it.
+    print(f"CPU seconds: CSV kiln {k_csv['cpu_s']:.2f}, pandas {pd_csv['cpu_s']:.2f}, pyarrow {pa_csv['cpu_s']:.2f}; "
+          f"Parquet kiln {k_pq['cpu_s']:.2f}, pyarrow {pa_pq['cpu_s']:.2f}")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} CPUs")
     for fmt, tool in (("csv", "pandas"), ("csv", "pyarrow"), ("parquet", "pyarrow")):
         r = res[(fmt, tool)]
         print(f"{fmt}: {tool} peak RSS {mb(r['peak_rss_max']):,.0f} MB = {r['peak_rss_max'] / table_bytes:.2f}x the table")

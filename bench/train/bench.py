@@ -96,7 +96,7 @@ def kiln_once(kiln: str, data: Path, work: Path):
     st = dict(rep["stages"])
     stages = {
         "read": st.get("read", 0.0),
-        "preprocess": st.get("validate", 0.0) + st.get("split", 0.0) + st.get("preprocess", 0.0),
+        "preprocess": sum(st.get(k, 0.0) for k in ("check", "fingerprint", "profile", "split", "preprocess")),
         "train": e["fit_seconds"],
         "evaluate": st.get("train+evaluate", 0.0) - e["fit_seconds"],
         "log": st.get("log+register", 0.0),

@@ -181,24 +181,67 @@ impl Table {
     }
 
     /// The rows at `indices` (0-based, over the whole table), in that order.
+    ///
+    /// Copies only the chosen rows (batch by batch, through `interleave`), never
+    /// the whole table.
     pub fn take(&self, indices: &[usize]) -> Result<Table> {
         let n = self.num_rows();
         if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
-            return Err(DataError::msg(format!(
-                "row index {bad} out of range for a table of {n} rows"
-            )));
+            return Err(DataError::msg(format!("row index {bad} out of range for a table of {n} rows")));
         }
-        let batch = self.concat()?;
-        let idx = UInt64Array::from_iter_values(indices.iter().map(|&i| i as u64));
-        let columns: Vec<ArrayRef> = batch
-            .columns()
+        if self.batches.len() <= 1 {
+            let batch = self.concat()?;
+            let idx = UInt64Array::from_iter_values(indices.iter().map(|&i| i as u64));
+            let columns: Vec<ArrayRef> = batch
+                .columns()
+                .iter()
+                .map(|c| compute::take(c.as_ref(), &idx, None))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| DataError::msg(format!("taking rows: {e}")))?;
+            let out = RecordBatch::try_new(self.schema.clone(), columns)
+                .map_err(|e| DataError::msg(format!("taking rows: {e}")))?;
+            return Table::new(self.schema.clone(), vec![out]);
+        }
+        // (batch, row in batch) for every index.
+        let starts: Vec<usize> = self
+            .batches
             .iter()
-            .map(|c| compute::take(c.as_ref(), &idx, None))
+            .scan(0usize, |acc, b| {
+                let s = *acc;
+                *acc += b.num_rows();
+                Some(s)
+            })
+            .collect();
+        let pairs: Vec<(usize, usize)> = indices
+            .iter()
+            .map(|&i| {
+                let b = starts.partition_point(|&s| s <= i) - 1;
+                (b, i - starts[b])
+            })
+            .collect();
+        let columns: Vec<ArrayRef> = (0..self.num_columns())
+            .map(|j| {
+                let parts: Vec<&dyn arrow::array::Array> = self.batches.iter().map(|b| b.column(j).as_ref()).collect();
+                arrow::compute::interleave(&parts, &pairs)
+            })
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| DataError::msg(format!("taking rows: {e}")))?;
-        let out = RecordBatch::try_new(self.schema.clone(), columns)
-            .map_err(|e| DataError::msg(format!("taking rows: {e}")))?;
+        let out = RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            columns,
+            &arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(indices.len())),
+        )
+        .map_err(|e| DataError::msg(format!("taking rows: {e}")))?;
         Table::new(self.schema.clone(), vec![out])
+    }
+
+    /// Where each of `indices` came from ([`Table::locate`]), as `file:row`
+    /// (or the 1-based table row when the table has no origins).
+    pub fn locations_of(&self, indices: &[usize]) -> Vec<String> {
+        indices
+            .iter()
+            .map(|&i| self.locate(i).map_or_else(|| (i + 1).to_string(), |(f, r)| format!("{f}:{r}")))
+            .collect()
     }
 
     /// The table with only the named columns, in that order.
@@ -316,6 +359,10 @@ mod tests {
         assert_eq!(x.len(), 4);
         assert_eq!(x.null_count(), 1);
         let taken = t.take(&[3, 0, 2]).unwrap();
+        assert_eq!(taken.num_rows(), 3);
+        assert_eq!(t.take(&[]).unwrap().num_rows(), 0);
+        let one = Table::new(t.schema().clone(), vec![t.concat().unwrap()]).unwrap();
+        assert_eq!(one.take(&[3, 0, 2]).unwrap().concat().unwrap(), taken.concat().unwrap());
         let s = taken.column("s").unwrap();
         let s = s.as_any().downcast_ref::<StringArray>().unwrap();
         assert_eq!((s.value(0), s.value(1), s.value(2)), ("d", "a", "c"));

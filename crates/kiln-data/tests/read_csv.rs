@@ -131,8 +131,14 @@ fn overrides_keep_leading_zeros_and_unknown_override_is_an_error() {
         ..ReadOptions::default()
     };
     let e = read_file(&f, &opts).unwrap_err();
-    assert!(e.to_string().contains("'zipp'") && e.to_string().contains("zip, n"), "{e}");
-    assert_eq!(infer_schema(&f, &ReadOptions::default()).unwrap().field(0).data_type(), &DataType::Int64);
+    assert!(
+        e.to_string().contains("'zipp'") && e.to_string().contains("zip, n"),
+        "{e}"
+    );
+    assert_eq!(
+        infer_schema(&f, &ReadOptions::default()).unwrap().field(0).data_type(),
+        &DataType::Int64
+    );
 }
 
 #[test]
@@ -176,7 +182,10 @@ fn a_letter_in_a_numeric_column_names_file_row_line_and_column() {
     assert_eq!(e.location.file.as_deref(), Some(f.as_str()));
     assert_eq!(e.location.row, Some(31));
     assert_eq!(e.location.column.as_deref(), Some("b"));
-    assert!(e.message.contains("expected a number") && e.message.contains("'x7'"), "{e}");
+    assert!(
+        e.message.contains("expected a number") && e.message.contains("'x7'"),
+        "{e}"
+    );
     assert!(e.message.contains("line 32"), "{e}");
     assert!(e.message.contains("infer_rows"), "{e}");
     // Against an overridden type.
@@ -187,7 +196,10 @@ fn a_letter_in_a_numeric_column_names_file_row_line_and_column() {
     };
     let e = read_file(&g, &opts).unwrap_err();
     assert_eq!((e.location.row, e.location.column.as_deref()), (Some(2), Some("b")));
-    assert!(e.message.contains("types option") && e.message.contains("'four'"), "{e}");
+    assert!(
+        e.message.contains("types option") && e.message.contains("'four'"),
+        "{e}"
+    );
     // An override through Arrow's cast (a date), same precision.
     let h = write(dir.path(), "d.csv", b"d\n2024-01-01\n2024-02-30x\n");
     let opts = ReadOptions {
@@ -226,6 +238,23 @@ fn a_non_utf8_byte_is_an_error_at_its_row_and_column() {
     assert_eq!(e.location.row, Some(2));
     assert_eq!(e.location.column.as_deref(), Some("b"));
     assert!(e.message.contains("UTF-8") && e.message.contains("0xE9"), "{e}");
+    // In a numeric column (read without a UTF-8 pass), with and without quotes elsewhere.
+    for (name, body) in [
+        ("n.csv", &b"a,b\n1,2\n3,4\xFF\n"[..]),
+        ("nq.csv", &b"a,b\n1,\"2\"\n3,4\xFF\n"[..]),
+    ] {
+        let opts = ReadOptions {
+            types: types(&[("a", DataType::Int64), ("b", DataType::Int64)]),
+            ..ReadOptions::default()
+        };
+        let e = read_file(&write(dir.path(), name, body), &opts).unwrap_err();
+        assert_eq!(
+            (e.location.row, e.location.column.as_deref()),
+            (Some(2), Some("b")),
+            "{e}"
+        );
+        assert!(e.message.contains("0xFF"), "{e}");
+    }
     // In a row past the sample too.
     let mut body = b"a,b\n".to_vec();
     for i in 0..100 {
@@ -277,7 +306,10 @@ fn missing_file_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("nope.csv");
     let e = read(p.to_str().unwrap(), &ReadOptions::default()).unwrap_err();
-    assert!(e.to_string().contains("nope.csv") && e.message.contains("no such file"), "{e}");
+    assert!(
+        e.to_string().contains("nope.csv") && e.message.contains("no such file"),
+        "{e}"
+    );
 }
 
 /// A file larger than one read block (16 MiB), with quoted line

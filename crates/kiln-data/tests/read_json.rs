@@ -46,7 +46,10 @@ fn ndjson_and_json_arrays_read_alike() {
     }
     // A pretty-printed object stream is fine as well.
     let pretty = write(dir.path(), "p.json", "{\n \"id\": 5\n}\n{\n \"id\": 6\n}\n");
-    assert_eq!(ints(&read_file(&pretty, &ReadOptions::default()).unwrap(), "id"), vec![Some(5), Some(6)]);
+    assert_eq!(
+        ints(&read_file(&pretty, &ReadOptions::default()).unwrap(), "id"),
+        vec![Some(5), Some(6)]
+    );
 }
 
 #[test]
@@ -94,7 +97,11 @@ fn type_mismatch_and_unknown_keys_after_the_sample_are_errors() {
     assert_eq!(e.location.row, Some(11), "{e}");
     assert_eq!(e.location.column.as_deref(), Some("b"), "{e}");
     assert!(e.message.contains("line 11"), "{e}");
-    let g = write(dir.path(), "k.ndjson", "{\"a\": 1}\n{\"a\": 2}\n{\"a\": 3, \"new\": 1}\n");
+    let g = write(
+        dir.path(),
+        "k.ndjson",
+        "{\"a\": 1}\n{\"a\": 2}\n{\"a\": 3, \"new\": 1}\n",
+    );
     let opts = ReadOptions {
         infer_rows: 2,
         ..ReadOptions::default()
@@ -125,7 +132,9 @@ fn integers_are_never_truncated() {
     assert_eq!(floats(&t, "n"), vec![Some(1.0), Some(2.0), Some(2.5)]);
     // Set by the types option, the fraction is an error.
     let opts = ReadOptions {
-        types: [("n".to_string(), DataType::Int64)].into_iter().collect::<BTreeMap<_, _>>(),
+        types: [("n".to_string(), DataType::Int64)]
+            .into_iter()
+            .collect::<BTreeMap<_, _>>(),
         ..ReadOptions::default()
     };
     let e = read_file(&f, &opts).unwrap_err();
@@ -152,6 +161,10 @@ fn files_with_different_keys_unify_and_empty_json_is_an_error() {
     };
     let t = read(dir.path().to_str().unwrap(), &opts).unwrap();
     assert_eq!(t.column_names(), vec!["a", "b"]);
+    // .json and .ndjson files side by side are one source.
+    write(dir.path(), "3.json", "[{\"a\": 3}]");
+    let t3 = read(dir.path().to_str().unwrap(), &ReadOptions::default()).unwrap();
+    assert_eq!(t3.num_rows(), 3);
     assert_eq!(floats(&t, "a"), vec![Some(1.0), Some(2.5)]);
     let e = write(dir.path(), "empty.json", "");
     let err = read_file(&e, &ReadOptions::default()).unwrap_err();

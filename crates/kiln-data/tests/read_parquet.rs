@@ -23,16 +23,26 @@ fn batch(start: i64, n: usize) -> RecordBatch {
     let ids: Vec<i64> = (start..start + n as i64).collect();
     let cols: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(ids.clone())),
-        Arc::new(Int32Array::from(ids.iter().map(|&i| (i % 3 != 0).then_some(i as i32)).collect::<Vec<_>>())),
-        Arc::new(Float64Array::from(ids.iter().map(|&i| Some(i as f64 * 0.5)).collect::<Vec<_>>())),
-        Arc::new(StringArray::from(ids.iter().map(|i| format!("n{i}")).collect::<Vec<_>>())),
+        Arc::new(Int32Array::from(
+            ids.iter()
+                .map(|&i| (i % 3 != 0).then_some(i as i32))
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(Float64Array::from(
+            ids.iter().map(|&i| Some(i as f64 * 0.5)).collect::<Vec<_>>(),
+        )),
+        Arc::new(StringArray::from(
+            ids.iter().map(|i| format!("n{i}")).collect::<Vec<_>>(),
+        )),
     ];
     RecordBatch::try_new(schema, cols).unwrap()
 }
 
 fn write_parquet(path: &Path, batches: &[RecordBatch], rows_per_group: usize) -> String {
     let f = std::fs::File::create(path).unwrap();
-    let props = WriterProperties::builder().set_max_row_group_row_count(Some(rows_per_group)).build();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(rows_per_group))
+        .build();
     let mut w = ArrowWriter::try_new(f, batches[0].schema(), Some(props)).unwrap();
     for b in batches {
         w.write(b).unwrap();
@@ -58,7 +68,11 @@ fn types(pairs: &[(&str, DataType)]) -> BTreeMap<String, DataType> {
 #[test]
 fn parquet_row_groups_read_in_order_with_origins() {
     let dir = tempfile::tempdir().unwrap();
-    let f = write_parquet(&dir.path().join("a.parquet"), &[batch(0, 2500), batch(2500, 1500)], 1000);
+    let f = write_parquet(
+        &dir.path().join("a.parquet"),
+        &[batch(0, 2500), batch(2500, 1500)],
+        1000,
+    );
     let t = read_file(&f, &ReadOptions::default()).unwrap();
     assert_eq!(t.num_rows(), 4000);
     assert_eq!(t.batches().len(), 4);
@@ -92,7 +106,10 @@ fn parquet_type_requests_must_be_lossless() {
     };
     let e = read_file(&f, &opts).unwrap_err();
     assert_eq!(e.location.column.as_deref(), Some("name"));
-    assert!(e.message.contains("stores this column as Utf8") && e.message.contains("Int64"), "{e}");
+    assert!(
+        e.message.contains("stores this column as Utf8") && e.message.contains("Int64"),
+        "{e}"
+    );
     assert_eq!(infer_schema(&f, &ReadOptions::default()).unwrap().fields().len(), 4);
 }
 
@@ -133,7 +150,11 @@ fn parquet_files_of_a_folder_unify_or_name_the_mismatch() {
         Field::new("id", DataType::Int64, false),
     ]));
     let small64 = kiln_data::arrow::compute::cast(b.column(1), &DataType::Int64).unwrap();
-    let b2 = RecordBatch::try_new(s2, vec![b.column(3).clone(), small64, b.column(2).clone(), b.column(0).clone()]).unwrap();
+    let b2 = RecordBatch::try_new(
+        s2,
+        vec![b.column(3).clone(), small64, b.column(2).clone(), b.column(0).clone()],
+    )
+    .unwrap();
     write_parquet(&dir.path().join("part-1.parquet"), &[b2], 1000);
     std::fs::write(dir.path().join("_SUCCESS"), b"").unwrap();
     let t = read(dir.path().to_str().unwrap(), &ReadOptions::default()).unwrap();
@@ -142,7 +163,10 @@ fn parquet_files_of_a_folder_unify_or_name_the_mismatch() {
     assert_eq!(t.schema().field(1).data_type(), &DataType::Int64);
     let x: Vec<f64> = t.column("x").unwrap().as_primitive::<Float64Type>().values().to_vec();
     assert_eq!(x[14], 7.0);
-    assert_eq!(t.locate(12).map(|(f, r)| (f.ends_with("part-1.parquet"), r)), Some((true, 3)));
+    assert_eq!(
+        t.locate(12).map(|(f, r)| (f.ends_with("part-1.parquet"), r)),
+        Some((true, 3))
+    );
     // A third file with `x` as text: the error names both files and the column.
     let s3 = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, true),
@@ -153,13 +177,21 @@ fn parquet_files_of_a_folder_unify_or_name_the_mismatch() {
     let c = batch(20, 3);
     let b3 = RecordBatch::try_new(
         s3,
-        vec![c.column(0).clone(), c.column(1).clone(), c.column(3).clone(), c.column(3).clone()],
+        vec![
+            c.column(0).clone(),
+            c.column(1).clone(),
+            c.column(3).clone(),
+            c.column(3).clone(),
+        ],
     )
     .unwrap();
     write_parquet(&dir.path().join("part-2.parquet"), &[b3], 1000);
     let e = read(dir.path().to_str().unwrap(), &ReadOptions::default()).unwrap_err();
     let text = e.to_string();
-    assert!(text.contains("part-2.parquet") && text.contains("part-0.parquet") && text.contains("'x'"), "{text}");
+    assert!(
+        text.contains("part-2.parquet") && text.contains("part-0.parquet") && text.contains("'x'"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -180,7 +212,10 @@ fn avro_round_trip_and_type_requests() {
     let e = read_file(&f, &opts).unwrap_err();
     assert_eq!(e.location.file.as_deref(), Some(f.as_str()));
     assert_eq!(e.location.column.as_deref(), Some("name"));
-    assert!(e.message.contains("Avro file stores this column as Utf8") && e.message.contains("Float64"), "{e}");
+    assert!(
+        e.message.contains("Avro file stores this column as Utf8") && e.message.contains("Float64"),
+        "{e}"
+    );
     let opts = ReadOptions {
         types: types(&[("small", DataType::Float64)]),
         ..ReadOptions::default()

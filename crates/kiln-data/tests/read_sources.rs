@@ -75,7 +75,10 @@ fn globs_match_files_and_an_empty_match_is_an_error() {
     assert_eq!(x, vec![1.0, 2.5]);
     let none = format!("{}/1999-*.csv", d.to_str().unwrap());
     let e = list_files(&none, &ReadOptions::default()).unwrap_err();
-    assert!(e.message.contains("matched no files") && e.to_string().contains("1999-*"), "{e}");
+    assert!(
+        e.message.contains("matched no files") && e.to_string().contains("1999-*"),
+        "{e}"
+    );
     let bad = format!("{}/[.csv", d.to_str().unwrap());
     assert!(list_files(&bad, &ReadOptions::default()).is_err());
 }
@@ -86,10 +89,16 @@ fn missing_sources_and_empty_folders_are_errors_naming_them() {
     let d = dir.path();
     let missing = d.join("nope");
     let e = list_files(missing.to_str().unwrap(), &ReadOptions::default()).unwrap_err();
-    assert!(e.to_string().contains("nope") && e.message.contains("no such file or folder"), "{e}");
+    assert!(
+        e.to_string().contains("nope") && e.message.contains("no such file or folder"),
+        "{e}"
+    );
     write(d, "notes.txt", "hello");
     let e = list_files(d.to_str().unwrap(), &ReadOptions::default()).unwrap_err();
-    assert!(e.message.contains("has no files Kiln reads") && e.message.contains("1 other file"), "{e}");
+    assert!(
+        e.message.contains("has no files Kiln reads") && e.message.contains("1 other file"),
+        "{e}"
+    );
     let opts = ReadOptions {
         format: Some(Format::Parquet),
         ..ReadOptions::default()

@@ -613,6 +613,17 @@ pub fn load(saved: &SavedModel) -> Result<Box<dyn Model>> {
     let task = saved.task;
     eval::check_task(task)?;
     let features = saved.features.clone();
+    let task_ok = match kind {
+        "majority" | "stratified" => task.is_classification(),
+        "mean" => task == Task::Regression,
+        _ => true,
+    };
+    if !task_ok {
+        return Err(LearnError::new(format!(
+            "saved '{kind}' model is malformed: it cannot have a {} task",
+            task.name()
+        )));
+    }
     Ok(match kind {
         "majority" | "mean" => {
             let s: ConstantState = eval::state_of(saved)?;
@@ -627,11 +638,6 @@ pub fn load(saved: &SavedModel) -> Result<Box<dyn Model>> {
         "stratified" => {
             let s: StratifiedState = eval::state_of(saved)?;
             check_output(kind, task, &s.priors)?;
-            if task == Task::Regression {
-                return Err(LearnError::new(
-                    "saved 'stratified' model is malformed: it has a regression task",
-                ));
-            }
             Box::new(StratifiedModel {
                 task,
                 features,

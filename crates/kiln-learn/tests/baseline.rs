@@ -355,4 +355,14 @@ fn bad_input_is_an_error_not_a_panic() {
     assert!(load_model(&saved).err().unwrap().message.contains("malformed"));
     saved.state = json!(null);
     assert!(load_model(&saved).err().unwrap().message.contains("malformed"));
+    let mut saved = fit(&learner("mean", json!({})), Task::Regression, &x, &y)
+        .save()
+        .unwrap();
+    saved.task = Task::Binary;
+    saved.state["output"] = json!([0.5, 0.5]);
+    assert!(load_model(&saved)
+        .err()
+        .unwrap()
+        .message
+        .contains("cannot have a binary task"));
 }

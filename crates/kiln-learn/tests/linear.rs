@@ -426,10 +426,8 @@ fn early_stopping_keeps_the_best_epoch() {
 #[test]
 fn a_stop_from_a_callback_ends_the_fit() {
     let (x, y) = sparse_problem(false);
-    let mut seen = 0;
-    let mut cbs = Callbacks::new().with(FnCallback(move |r: &kiln_learn::IterationReport<'_>| {
-        seen = r.iteration;
-        if seen == 3 {
+    let mut cbs = Callbacks::new().with(FnCallback(|r: &kiln_learn::IterationReport<'_>| {
+        if r.iteration == 3 {
             Control::Stop
         } else {
             Control::Continue

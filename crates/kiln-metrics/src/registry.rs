@@ -9,13 +9,14 @@
 //! | name | metric | better |
 //! | --- | --- | --- |
 //! | `accuracy` | accuracy | higher |
+//! | `error` | classification error, `1 - accuracy` (LightGBM's name) | lower |
 //! | `balanced_accuracy` | balanced accuracy | higher |
 //! | `precision`, `recall`, `f1` | binary average on binary tasks, macro on multiclass | higher |
 //! | `precision_macro` / `_micro` / `_weighted` (same for `recall`, `f1`) | that average | higher |
 //! | `logloss` (`log_loss`, `cross_entropy`) | log loss | lower |
 //! | `auc` (`roc_auc`, `auc_macro`) | ROC AUC (one-vs-rest macro on multiclass) | higher |
 //! | `auc_weighted` | ROC AUC, one-vs-rest prevalence-weighted | higher |
-//! | `average_precision` (`ap`, `aucpr`, `pr_auc`) | average precision (OvR macro on multiclass) | higher |
+//! | `average_precision` (`ap`, `aucpr`, `auc_pr`, `pr_auc`) | average precision (OvR macro on multiclass) | higher |
 //! | `average_precision_weighted` | average precision, OvR weighted | higher |
 //! | `mse`, `rmse`, `mae`, `mape` | regression errors | lower |
 //! | `r2` | coefficient of determination | higher |
@@ -45,6 +46,8 @@ pub enum Scores<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
     Accuracy,
+    /// `1 - accuracy`.
+    Error,
     BalancedAccuracy,
     /// `None`: binary average on binary tasks, macro on multiclass.
     Precision(Option<Average>),
@@ -67,6 +70,7 @@ pub enum Metric {
 /// and the aliases).
 pub const METRIC_NAMES: &[&str] = &[
     "accuracy",
+    "error",
     "balanced_accuracy",
     "precision",
     "precision_macro",
@@ -128,11 +132,12 @@ impl Metric {
         }
         Ok(match lower.as_str() {
             "accuracy" | "acc" => Metric::Accuracy,
+            "error" | "error_rate" => Metric::Error,
             "balanced_accuracy" => Metric::BalancedAccuracy,
             "logloss" | "log_loss" | "cross_entropy" => Metric::LogLoss,
             "auc" | "roc_auc" | "auc_macro" => Metric::Auc(ClassAverage::Macro),
             "auc_weighted" | "roc_auc_weighted" => Metric::Auc(ClassAverage::Weighted),
-            "average_precision" | "ap" | "aucpr" | "pr_auc" => Metric::AveragePrecision(ClassAverage::Macro),
+            "average_precision" | "ap" | "aucpr" | "auc_pr" | "pr_auc" => Metric::AveragePrecision(ClassAverage::Macro),
             "average_precision_weighted" => Metric::AveragePrecision(ClassAverage::Weighted),
             "mse" => Metric::Mse,
             "rmse" => Metric::Rmse,
@@ -159,6 +164,7 @@ impl Metric {
         };
         match self {
             Metric::Accuracy => "accuracy".into(),
+            Metric::Error => "error".into(),
             Metric::BalancedAccuracy => "balanced_accuracy".into(),
             Metric::Precision(a) => prf("precision", a),
             Metric::Recall(a) => prf("recall", a),
@@ -183,7 +189,7 @@ impl Metric {
     pub fn higher_is_better(&self) -> bool {
         !matches!(
             self,
-            Metric::LogLoss | Metric::Mse | Metric::Rmse | Metric::Mae | Metric::Mape
+            Metric::Error | Metric::LogLoss | Metric::Mse | Metric::Rmse | Metric::Mae | Metric::Mape
         )
     }
 
@@ -302,6 +308,7 @@ impl Metric {
     ) -> Result<f64> {
         match self {
             Metric::Accuracy => classification::accuracy(y, pred, w),
+            Metric::Error => classification::accuracy(y, pred, w).map(|a| 1.0 - a),
             Metric::BalancedAccuracy => classification::balanced_accuracy(y, pred, w),
             Metric::Precision(a) => classification::precision(y, pred, avg(a), w),
             Metric::Recall(a) => classification::recall(y, pred, avg(a), w),

@@ -144,6 +144,11 @@ fn names_round_trip_with_direction() {
     assert!(Metric::from_name("r2").unwrap().higher_is_better());
     assert!(!Metric::from_name("logloss").unwrap().higher_is_better());
     assert!(!Metric::from_name("rmse").unwrap().higher_is_better());
+    assert!(!Metric::from_name("error").unwrap().higher_is_better());
+    assert_eq!(
+        Metric::from_name("auc_pr").unwrap(),
+        Metric::AveragePrecision(ClassAverage::Macro)
+    );
     err_contains(Metric::from_name("aucc"), "unknown metric 'aucc'");
     err_contains(Metric::from_name("ndcg@0"), "cut-off");
     err_contains(Metric::from_name("f1_average"), "unknown metric");
@@ -159,6 +164,7 @@ fn evaluate_dispatches_by_prediction_kind() {
         auc.evaluate(&y, Scores::Binary(&p), None).unwrap(),
         roc_auc(&y, &p, None).unwrap()
     );
+    assert_eq!(Metric::Error.evaluate(&y, Scores::Binary(&p), None).unwrap(), 0.4);
     let f = Metric::from_name("f1").unwrap();
     assert_eq!(
         f.evaluate(&y, Scores::Binary(&p), None).unwrap(),

@@ -57,7 +57,7 @@ fn main() {
     drop(m);
 
     let best = |f: &dyn Fn()| {
-        (0..5)
+        (0..9)
             .map(|_| {
                 let t = Instant::now();
                 f();

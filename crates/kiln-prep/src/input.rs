@@ -1,9 +1,9 @@
 //! Reading input columns straight from a [`Table`]'s Arrow arrays, batch by
 //! batch, for a selection of rows, without copying the table.
 //!
-//! A [`TableView`] resolves each input column the pipeline needs into typed
-//! [`Chunk`]s (one per record batch) and checks its type once. Work then goes
-//! in blocks of output rows: [`RowMap::runs`] splits a block into runs that
+//! A `TableView` resolves each input column the pipeline needs into typed
+//! `Chunk`s (one per record batch) and checks its type once. Work then goes
+//! in blocks of output rows: `RowMap::runs` splits a block into runs that
 //! stay inside one batch, and the `fill_*` functions read a run into a small
 //! buffer (numbers as `f64`, NaN = missing).
 

@@ -81,9 +81,9 @@
 
 pub(crate) mod categorical;
 pub mod config;
-pub mod dates;
+pub(crate) mod dates;
 pub(crate) mod expr;
-pub mod input;
+pub(crate) mod input;
 mod num;
 pub(crate) mod numeric;
 mod pipeline;

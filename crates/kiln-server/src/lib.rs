@@ -7,6 +7,7 @@ mod api;
 mod artifacts;
 mod batch;
 mod req;
+mod studies;
 mod ui;
 mod ui_api;
 
@@ -68,6 +69,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/ajax-api/3.0/mlflow", api)
         .nest("/api/2.0/mlflow-artifacts", artifacts.clone())
         .nest("/ajax-api/2.0/mlflow-artifacts", artifacts)
+        .nest("/api/2.0/kiln/studies", studies::routes())
         .route("/health", get(health))
         .route("/version", get(|| async { VERSION }))
         .merge(ui_api::routes())

@@ -184,7 +184,10 @@ pub fn routes() -> Router<AppState> {
     let mut r = Router::new()
         .route("/", get(index))
         .route("/static/{*path}", get(static_file))
-        .route("/favicon.ico", get(|h: HeaderMap| async move { serve("favicon.svg", &h) }));
+        .route(
+            "/favicon.ico",
+            get(|h: HeaderMap| async move { serve("favicon.svg", &h) }),
+        );
     for page in ["/experiments", "/compare", "/models", "/runs"] {
         r = r
             .route(page, get(index))
@@ -278,13 +281,20 @@ mod tests {
                 let Some(spec) = l.split(" from ").nth(1).or_else(|| l.strip_prefix("import ")) else {
                     continue;
                 };
-                let spec = spec.trim().trim_end_matches(';').trim_matches(|c| c == '\'' || c == '"');
+                let spec = spec
+                    .trim()
+                    .trim_end_matches(';')
+                    .trim_matches(|c| c == '\'' || c == '"');
                 if !spec.starts_with('.') {
                     assert!(!spec.ends_with(".js"), "{}: bare import '{spec}'", s.path);
                     continue;
                 }
                 let target = resolve(s.path, spec);
-                assert!(names.contains(&target.as_str()), "{}: import '{spec}' -> '{target}' is not embedded", s.path);
+                assert!(
+                    names.contains(&target.as_str()),
+                    "{}: import '{spec}' -> '{target}' is not embedded",
+                    s.path
+                );
             }
         }
         // Dynamic imports: `import('./pages/x.js')`.
@@ -293,13 +303,20 @@ mod tests {
             for part in text.split("import('").skip(1) {
                 let spec = part.split('\'').next().unwrap();
                 let target = resolve(s.path, spec);
-                assert!(names.contains(&target.as_str()), "{}: import('{spec}') is not embedded", s.path);
+                assert!(
+                    names.contains(&target.as_str()),
+                    "{}: import('{spec}') is not embedded",
+                    s.path
+                );
             }
         }
         let index = std::str::from_utf8(assets()["index.html"].bytes).unwrap();
         for part in index.split("\"/static/").skip(1) {
             let target = part.split('"').next().unwrap();
-            assert!(names.contains(&target), "index.html references /static/{target}, not embedded");
+            assert!(
+                names.contains(&target),
+                "index.html references /static/{target}, not embedded"
+            );
         }
     }
 

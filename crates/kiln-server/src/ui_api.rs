@@ -155,8 +155,8 @@ async fn run_keys(State(s): State<AppState>, headers: HeaderMap, r: Req) -> UiRe
 }
 
 async fn run_table(State(s): State<AppState>, headers: HeaderMap, r: Req) -> UiResult {
-    let columns = r
-        .str_list("columns")?
+    let names: Vec<String> = r.str_list("columns")?;
+    let columns = names
         .iter()
         .map(|c| Column::parse(c))
         .collect::<Result<Vec<_>, _>>()?;
@@ -203,7 +203,6 @@ async fn run_table(State(s): State<AppState>, headers: HeaderMap, r: Req) -> UiR
             Value::Array(v)
         })
         .collect();
-    let names: Vec<String> = r.str_list("columns")?;
     Ok(json_response(
         &headers,
         &json!({
@@ -299,13 +298,15 @@ async fn bulk_interval(State(s): State<AppState>, headers: HeaderMap, r: Req) ->
         (Some(a), Some(b)) => Some((a, b)),
         (None, None) => None,
         _ => {
-            return Err(StoreError::invalid(
-                "If either start step or end step are specified, both must be specified.",
+            return Err(
+                StoreError::invalid("If either start step or end step are specified, both must be specified.").into(),
             )
-            .into())
         }
     };
-    let metrics = s.store.history_bulk_interval(&run_ids, &key, max_results, steps).await?;
+    let metrics = s
+        .store
+        .history_bulk_interval(&run_ids, &key, max_results, steps)
+        .await?;
     let mut out = Map::new();
     if !metrics.is_empty() {
         out.insert("metrics".into(), serde_json::to_value(&metrics).unwrap_or(Value::Null));
@@ -401,7 +402,9 @@ async fn artifacts_get(State(s): State<AppState>, r: Req) -> UiResult {
     let full = join(&root, &rel);
     if !s.artifacts.is_file(&full).await? {
         if !s.artifacts.list(&full).await?.is_empty() {
-            return Err(StoreError::invalid(format!("Artifact path refers to a directory, not a file: '{rel}'")).into());
+            return Err(
+                StoreError::invalid(format!("Artifact path refers to a directory, not a file: '{rel}'")).into(),
+            );
         }
         return Err(StoreError::not_found(format!("Artifact '{rel}' not found")).into());
     }

@@ -188,7 +188,30 @@ fn check_state(state: &str) -> Result<()> {
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
+/// The locked study row.
+struct Locked {
+    seq: i64,
+    next_number: i64,
+    budget_used: i64,
+    parent_run: String,
+    experiment_id: i64,
+    artifact_location: String,
+    name: String,
+}
+
 impl Store {
+    /// Begins a write transaction. On SQLite it takes the database's write
+    /// lock at once (a no-op write), so a transaction never has to upgrade a
+    /// read snapshot to a write, which other processes would make fail with
+    /// SQLITE_BUSY instead of waiting out the busy timeout.
+    async fn begin_write(&self) -> Result<Tx<'static>> {
+        let mut tx = self.db.pool.begin().await?;
+        if self.db.dialect == Dialect::Sqlite {
+            sqlx::query("UPDATE studies SET seq = seq WHERE 1 = 0").execute(&mut *tx).await?;
+        }
+        Ok(tx)
+    }
+
     fn for_update(&self, skip_locked: bool) -> &'static str {
         match (self.db.dialect, skip_locked) {
             (Dialect::Postgres, false) => " FOR UPDATE",
@@ -240,16 +263,18 @@ impl Store {
             .await?;
         let parent_id = parent.info.run_id.clone();
         let exp_id: i64 = experiment_id.parse().unwrap_or_default();
+        let artifact_location = self.get_experiment(&experiment_id).await?.artifact_location;
         let inserted = {
             let _w = self.db.writer().await;
             sqlx::query(
-                "INSERT INTO studies (name, directions, config, experiment_id, parent_run_uuid, creation_time) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO studies (name, directions, config, experiment_id, artifact_location, parent_run_uuid, creation_time) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&req.name)
             .bind(&req.directions)
             .bind(&req.config)
             .bind(exp_id)
+            .bind(&artifact_location)
             .bind(&parent_id)
             .bind(now_ms())
             .execute(&self.db.pool)
@@ -285,53 +310,36 @@ impl Store {
             .collect()
     }
 
-    /// Locks the study row and bumps its seq; returns (new seq, next number, budget used, parent run, experiment).
-    async fn lock_study(&self, tx: &mut Tx<'_>, study_id: i64) -> Result<(i64, i64, i64, String, i64)> {
-        let sql = format!(
-            "SELECT seq, next_number, budget_used, parent_run_uuid, experiment_id, name FROM studies WHERE study_id = $1{}",
-            self.for_update(false)
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(study_id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or_else(|| StoreError::not_found(format!("study id {study_id} not found")))?;
-        let seq: i64 = row.try_get::<i64, _>("seq")? + 1;
-        sqlx::query("UPDATE studies SET seq = $1 WHERE study_id = $2")
-            .bind(seq)
-            .bind(study_id)
-            .execute(&mut **tx)
-            .await?;
-        Ok((
-            seq,
-            row.try_get("next_number")?,
-            row.try_get("budget_used")?,
-            row.try_get("parent_run_uuid")?,
-            row.try_get("experiment_id")?,
-        ))
+    /// Locks the study row and bumps its seq (one `UPDATE ... RETURNING`,
+    /// which on SQLite also takes the write lock at once); with `allocate`,
+    /// also takes the next trial number and a budget slot (returned as they
+    /// were before; a caller over budget rolls back).
+    async fn lock_study(&self, tx: &mut Tx<'_>, study_id: i64, allocate: bool) -> Result<Locked> {
+        let k = i64::from(allocate);
+        let row = sqlx::query(
+            "UPDATE studies SET seq = seq + 1, next_number = next_number + $2, budget_used = budget_used + $2 \
+             WHERE study_id = $1 \
+             RETURNING seq, next_number, budget_used, parent_run_uuid, experiment_id, artifact_location, name",
+        )
+        .bind(study_id)
+        .bind(k)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::not_found(format!("study id {study_id} not found")))?;
+        Ok(Locked {
+            seq: row.try_get("seq")?,
+            next_number: row.try_get::<i64, _>("next_number")? - k,
+            budget_used: row.try_get::<i64, _>("budget_used")? - k,
+            parent_run: row.try_get("parent_run_uuid")?,
+            experiment_id: row.try_get("experiment_id")?,
+            artifact_location: row.try_get("artifact_location")?,
+            name: row.try_get("name")?,
+        })
     }
 
-    /// Inserts a trial and its child run inside `tx` (the study row is locked by the caller).
-    #[allow(clippy::too_many_arguments)]
-    async fn insert_trial(
-        &self,
-        tx: &mut Tx<'_>,
-        study_id: i64,
-        seq: i64,
-        number: i64,
-        parent_run: &str,
-        experiment_id: i64,
-        req: &NewTrial,
-    ) -> Result<TrialRow> {
-        let study_name: String = sqlx::query_scalar("SELECT name FROM studies WHERE study_id = $1")
-            .bind(study_id)
-            .fetch_one(&mut **tx)
-            .await?;
-        let artifact_location: String =
-            sqlx::query_scalar("SELECT artifact_location FROM experiments WHERE experiment_id = $1")
-                .bind(experiment_id)
-                .fetch_one(&mut **tx)
-                .await?;
+    async fn insert_trial(&self, tx: &mut Tx<'_>, study_id: i64, locked: &Locked, req: &NewTrial) -> Result<TrialRow> {
+        let (seq, number, parent_run, experiment_id) = (locked.seq, locked.next_number, locked.parent_run.as_str(), locked.experiment_id);
+        let artifact_location = &locked.artifact_location;
         let now = now_ms();
         let run_id = new_id();
         let run_name = format!("trial-{number}");
@@ -353,7 +361,7 @@ impl Store {
         let tags = [
             (RUN_NAME_TAG, run_name.clone()),
             (PARENT_RUN_TAG, parent_run.to_string()),
-            (STUDY_TAG, study_name),
+            (STUDY_TAG, locked.name.clone()),
             (TRIAL_NUMBER_TAG, number.to_string()),
             (TRIAL_STATE_TAG, req.state.clone()),
         ];
@@ -385,12 +393,6 @@ impl Store {
         .bind(run_pk)
         .bind(seq)
         .fetch_one(&mut **tx)
-        .await?;
-        sqlx::query(
-            "UPDATE studies SET next_number = next_number + 1, budget_used = budget_used + 1 WHERE study_id = $1",
-        )
-        .bind(study_id)
-        .execute(&mut **tx)
         .await?;
         Ok(TrialRow {
             trial_id,
@@ -440,20 +442,29 @@ impl Store {
         }
         let _w = self.db.writer().await;
         let mut tx = self.db.pool.begin().await?;
-        let (seq, number, used, parent, exp) = self.lock_study(&mut tx, study_id).await?;
-        if req.budget.is_some_and(|b| used >= b) {
+        let locked = self.lock_study(&mut tx, study_id, true).await?;
+        if req.budget.is_some_and(|b| locked.budget_used >= b) {
             tx.rollback().await?;
             return Ok(None);
         }
-        let row = self.insert_trial(&mut tx, study_id, seq, number, &parent, exp, &req).await?;
+        let row = self.insert_trial(&mut tx, study_id, &locked, &req).await?;
         tx.commit().await?;
         Ok(Some(row))
     }
 
     /// Claims the oldest WAITING trial for `worker` (RUNNING, heartbeat now).
     pub async fn claim_waiting_trial(&self, study_id: i64, worker: &str) -> Result<Option<TrialRow>> {
+        // A cheap look first: most asks find nothing waiting.
+        let any: Option<i64> =
+            sqlx::query_scalar("SELECT trial_id FROM study_trials WHERE study_id = $1 AND state = 'WAITING' LIMIT 1")
+                .bind(study_id)
+                .fetch_optional(&self.db.pool)
+                .await?;
+        if any.is_none() {
+            return Ok(None);
+        }
         let _w = self.db.writer().await;
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = format!(
             "SELECT {TRIAL_COLS} FROM study_trials WHERE study_id = $1 AND state = 'WAITING' ORDER BY number LIMIT 1{}",
             self.for_update(true)
@@ -467,7 +478,7 @@ impl Store {
             return Ok(None);
         };
         let mut t = trial_from_row(&row)?;
-        let (seq, ..) = self.lock_study(&mut tx, study_id).await?;
+        let seq = self.lock_study(&mut tx, study_id, false).await?.seq;
         let now = now_ms();
         sqlx::query(
             "UPDATE study_trials SET state = 'RUNNING', worker = $1, start_time = $2, heartbeat = $2, seq = $3 WHERE trial_id = $4",
@@ -515,43 +526,49 @@ impl Store {
         let finish = w.state != "RUNNING";
         let _g = self.db.writer().await;
         let mut tx = self.db.pool.begin().await?;
-        let sql = format!(
-            "SELECT state, number, run_uuid, run_pk FROM study_trials WHERE trial_id = $1 AND study_id = $2{}",
-            self.for_update(false)
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let now = now_ms();
+        let update = "UPDATE study_trials SET state = $1, params = $2, objective_values = $3, intermediate = $4, attrs = $5, \
+             heartbeat = CASE WHEN heartbeat IS NULL THEN NULL ELSE $6 END, end_time = $7, seq = $8 \
+             WHERE trial_id = $9 AND study_id = $10 AND state = 'RUNNING' RETURNING run_uuid, run_pk";
+        let run_update = |seq: i64| {
+            sqlx::query(update)
+                .bind(w.state.clone())
+                .bind(w.params.clone())
+                .bind(w.values.clone())
+                .bind(w.intermediate.clone())
+                .bind(w.attrs.clone())
+                .bind(now)
+                .bind(finish.then_some(now))
+                .bind(seq)
+                .bind(w.trial_id)
+                .bind(study_id)
+        };
+        let (seq, row) = if self.db.dialect == Dialect::Sqlite {
+            // One writer: take the lock with the first statement, then a guarded update.
+            let seq = self.lock_study(&mut tx, study_id, false).await?.seq;
+            (seq, run_update(seq).fetch_optional(&mut *tx).await?)
+        } else {
+            // Lock order: the trial row, then the study row.
+            let locked: Option<String> = sqlx::query_scalar(
+                "SELECT state FROM study_trials WHERE trial_id = $1 AND study_id = $2 AND state = 'RUNNING' FOR UPDATE",
+            )
             .bind(w.trial_id)
             .bind(study_id)
             .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::not_found(format!("trial id {} not found in this study", w.trial_id)))?;
-        let state: String = row.try_get("state")?;
-        let number: i64 = row.try_get("number")?;
-        if state != "RUNNING" {
-            return Err(StoreError::new(
-                ErrorCode::InvalidState,
-                format!("trial {number} is {state}, not RUNNING: it cannot be changed any more"),
-            ));
-        }
+            .await?;
+            if locked.is_none() {
+                (0, None)
+            } else {
+                let seq = self.lock_study(&mut tx, study_id, false).await?.seq;
+                (seq, run_update(seq).fetch_optional(&mut *tx).await?)
+            }
+        };
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(self.not_running(study_id, w.trial_id).await);
+        };
         let run_id: String = row.try_get("run_uuid")?;
         let run_pk: i64 = row.try_get("run_pk")?;
-        let (seq, ..) = self.lock_study(&mut tx, study_id).await?;
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE study_trials SET state = $1, params = $2, objective_values = $3, intermediate = $4, attrs = $5, \
-             heartbeat = CASE WHEN heartbeat IS NULL THEN NULL ELSE $6 END, end_time = $7, seq = $8 WHERE trial_id = $9",
-        )
-        .bind(&w.state)
-        .bind(&w.params)
-        .bind(w.values.clone())
-        .bind(&w.intermediate)
-        .bind(&w.attrs)
-        .bind(now)
-        .bind(finish.then_some(now))
-        .bind(seq)
-        .bind(w.trial_id)
-        .execute(&mut *tx)
-        .await?;
         self.insert_run_params(&mut tx, &run_id, &w.new_run_params).await?;
         if !w.new_metrics.is_empty() {
             insert_metrics(&mut tx, self.db.dialect, &run_id, run_pk, &w.new_metrics).await?;
@@ -567,6 +584,27 @@ impl Store {
         }
         tx.commit().await?;
         Ok(seq)
+    }
+
+    /// Why a trial could not be written: unknown, or no longer RUNNING.
+    async fn not_running(&self, study_id: i64, trial_id: i64) -> StoreError {
+        let row = sqlx::query("SELECT state, number FROM study_trials WHERE trial_id = $1 AND study_id = $2")
+            .bind(trial_id)
+            .bind(study_id)
+            .fetch_optional(&self.db.pool)
+            .await;
+        match row {
+            Ok(Some(r)) => {
+                let state: String = r.try_get("state").unwrap_or_default();
+                let number: i64 = r.try_get("number").unwrap_or_default();
+                StoreError::new(
+                    ErrorCode::InvalidState,
+                    format!("trial {number} is {state}, not RUNNING: it cannot be changed any more"),
+                )
+            }
+            Ok(None) => StoreError::not_found(format!("trial id {trial_id} not found in this study")),
+            Err(e) => e.into(),
+        }
     }
 
     /// Refreshes the heartbeat of these RUNNING trials.
@@ -593,7 +631,7 @@ impl Store {
     pub async fn reap_stale_study_trials(&self, study_id: i64, grace_ms: i64) -> Result<Vec<(i64, i64)>> {
         let cutoff = now_ms() - grace_ms;
         let _w = self.db.writer().await;
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = format!(
             "SELECT {TRIAL_COLS} FROM study_trials WHERE study_id = $1 AND state = 'RUNNING' AND heartbeat IS NOT NULL \
              AND heartbeat < $2 ORDER BY number{}",
@@ -614,7 +652,8 @@ impl Store {
         let mut out = Vec::new();
         let now = now_ms();
         for old in stale {
-            let (seq, number, _used, parent, exp) = self.lock_study(&mut tx, study_id).await?;
+            let locked = self.lock_study(&mut tx, study_id, true).await?;
+            let seq = locked.seq;
             let mut retry_attrs = serde_json::Map::new();
             retry_attrs.insert(RETRY_OF_ATTR.into(), serde_json::json!(old.number));
             let retry_params = params_for_run(&old.params);
@@ -622,10 +661,7 @@ impl Store {
                 .insert_trial(
                     &mut tx,
                     study_id,
-                    seq,
-                    number,
-                    &parent,
-                    exp,
+                    &locked,
                     &NewTrial {
                         state: "WAITING".into(),
                         params: old.params.clone(),

@@ -253,8 +253,11 @@ impl Bucket {
     }
 
     fn points(&self, axis: HistoryAxis) -> Vec<Point> {
-        let mut v: Vec<Point> = [self.first, self.low, self.high, self.last].into_iter().flatten().collect();
-        v.sort_by(|a, b| a.order_key(axis).cmp(&b.order_key(axis)));
+        let mut v: Vec<Point> = [self.first, self.low, self.high, self.last]
+            .into_iter()
+            .flatten()
+            .collect();
+        v.sort_by_key(|a| a.order_key(axis));
         v.dedup_by(|a, b| a.order_key(axis) == b.order_key(axis) && same_value(a.value, b.value));
         v
     }
@@ -361,17 +364,16 @@ impl Store {
                  WHERE runs.experiment_id IN ({ph}) AND runs.lifecycle_stage = 'active' ORDER BY key LIMIT ${n}"
             ),
         ];
-        let mut lists = Vec::with_capacity(3);
-        for sql in sqls {
+        // The three lists are read concurrently (separate pool connections).
+        let fetch = |sql: String| {
             let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
             for id in &ids {
                 q = q.bind(*id);
             }
-            lists.push(q.bind(RUN_KEYS_MAX).fetch_all(&self.db.pool).await?);
-        }
-        let tags = lists.pop().unwrap_or_default();
-        let metrics = lists.pop().unwrap_or_default();
-        let params = lists.pop().unwrap_or_default();
+            q.bind(RUN_KEYS_MAX).fetch_all(&self.db.pool)
+        };
+        let [p, m, t] = sqls;
+        let (params, metrics, tags) = futures::future::try_join3(fetch(p), fetch(m), fetch(t)).await?;
         Ok(RunKeys { params, metrics, tags })
     }
 
@@ -392,7 +394,9 @@ impl Store {
         }
         let exp_ids = parse_experiment_ids(&req.experiment_ids)?;
         if exp_ids.is_empty() {
-            return Err(StoreError::invalid("Missing value for required parameter 'experiment_ids'"));
+            return Err(StoreError::invalid(
+                "Missing value for required parameter 'experiment_ids'",
+            ));
         }
         let run_ids = req.run_ids.as_deref().unwrap_or(&[]);
         if run_ids.len() > IN_LIST_MAX {
@@ -492,11 +496,14 @@ impl Store {
                 end_time: r.try_get("end_time")?,
                 user_id: r.try_get("user_id")?,
                 lifecycle_stage: r.try_get("lifecycle_stage")?,
-                parent_run_id: r.try_get::<Option<String>, _>("parent_run_id")?.filter(|p| !p.is_empty()),
+                parent_run_id: r
+                    .try_get::<Option<String>, _>("parent_run_id")?
+                    .filter(|p| !p.is_empty()),
                 cells: vec![Cell::Missing; req.columns.len()],
             });
         }
-        self.fill_cells(&mut rows, &by_uuid, &by_pk, &exp_ids, &req.columns).await?;
+        self.fill_cells(&mut rows, &by_uuid, &by_pk, &exp_ids, &req.columns)
+            .await?;
         Ok(RunTable {
             total,
             max_start_time,
@@ -680,9 +687,8 @@ impl Store {
             .await?;
         let total: i64 = row.try_get("n")?;
         let (lo, hi): (Option<i64>, Option<i64>) = (row.try_get("lo")?, row.try_get("hi")?);
-        let rows_sql = format!(
-            "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_pk = $1 AND key = $2{range_sql}"
-        );
+        let rows_sql =
+            format!("SELECT step, timestamp, value, is_nan FROM metrics WHERE run_pk = $1 AND key = $2{range_sql}");
         let query = bind_range(sqlx::query(AssertSqlSafe(rows_sql)).bind(run_pk).bind(key.to_string()));
         let mut points = Vec::new();
         let sampled = total as usize > max_points;

@@ -84,8 +84,7 @@ async fn activity_keys_and_table() {
         assert_eq!(t.rows[0].cells[2], Cell::Text("b".into()), "{n}");
         assert_eq!(t.rows[0].cells[3], Cell::Missing, "{n}");
 
-        // Paging, parent ids, and the large-page path (more rows than the IN-list limit is not
-        // reachable here, so both paths are checked through the same small data by offset).
+        // Paging and parent ids.
         let all = RunTableQuery {
             experiment_ids: vec![exp.clone()],
             columns: cols(&["params.lr"]),
@@ -193,7 +192,10 @@ async fn summaries_and_downsampling() {
         assert_eq!(by["wave"].count, total, "{n}");
         assert_eq!(by["wave"].max, Some(50.0), "{n}");
         assert_eq!(by["wave"].latest_step, total - 1, "{n}");
-        assert_eq!((by["few"].min, by["few"].max, by["few"].latest), (Some(1.0), Some(3.0), 1.0));
+        assert_eq!(
+            (by["few"].min, by["few"].max, by["few"].latest),
+            (Some(1.0), Some(3.0), 1.0)
+        );
         assert!(by["nan"].latest.is_nan() && by["nan"].min.is_none(), "{n}");
         assert!(s.metric_summaries("nope").await.is_err(), "{n}");
 
@@ -202,7 +204,11 @@ async fn summaries_and_downsampling() {
             .await
             .unwrap();
         assert!(h.sampled && h.total == total, "{n}");
-        assert!(h.points.len() <= 1000 && h.points.len() >= 500, "{n}: {}", h.points.len());
+        assert!(
+            h.points.len() <= 1000 && h.points.len() >= 500,
+            "{n}: {}",
+            h.points.len()
+        );
         assert!(h.points.windows(2).all(|w| w[0].step <= w[1].step), "{n}: x order");
         assert_eq!(h.points.first().unwrap().step, 0, "{n}");
         assert_eq!(h.points.last().unwrap().step, total - 1, "{n}");
@@ -233,17 +239,26 @@ async fn summaries_and_downsampling() {
             .unwrap();
         assert_eq!(few.points.iter().map(|p| p.value).collect::<Vec<_>>(), vec![3.0, 1.0]);
 
-        let bulk = s.history_bulk_interval(&[run.clone()], "wave", 100, None).await.unwrap();
+        let bulk = s
+            .history_bulk_interval(std::slice::from_ref(&run), "wave", 100, None)
+            .await
+            .unwrap();
         assert_eq!(bulk.len(), 100, "{n}");
         assert_eq!((bulk[0].step, bulk[99].step), (0, total - 1), "{n}");
         let bulk = s
-            .history_bulk_interval(&[run.clone()], "wave", 2500, Some((10, 19)))
+            .history_bulk_interval(std::slice::from_ref(&run), "wave", 2500, Some((10, 19)))
             .await
             .unwrap();
-        assert_eq!(bulk.iter().map(|m| m.step).collect::<Vec<_>>(), (10..20).collect::<Vec<_>>());
-        assert!(s.history_bulk_interval(&[run.clone()], "wave", 0, None).await.is_err());
+        assert_eq!(
+            bulk.iter().map(|m| m.step).collect::<Vec<_>>(),
+            (10..20).collect::<Vec<_>>()
+        );
         assert!(s
-            .history_bulk_interval(&[run.clone()], "wave", 10, Some((9, 1)))
+            .history_bulk_interval(std::slice::from_ref(&run), "wave", 0, None)
+            .await
+            .is_err());
+        assert!(s
+            .history_bulk_interval(std::slice::from_ref(&run), "wave", 10, Some((9, 1)))
             .await
             .is_err());
         assert_eq!(
@@ -253,6 +268,61 @@ async fn summaries_and_downsampling() {
                 .code,
             ErrorCode::ResourceDoesNotExist
         );
+        b.finish().await;
+    }
+}
+
+/// A page larger than the IN-list limit reads column values per experiment; the
+/// cells must be the same as on small pages.
+#[tokio::test]
+async fn large_pages_fill_the_same_cells() {
+    for b in common::backends().await {
+        let s = &b.store;
+        let n = b.name;
+        let exp = s.create_experiment("ui-large", None, &[]).await.unwrap();
+        let other = s.create_experiment("ui-other", None, &[]).await.unwrap();
+        let noise = s.create_run(run_req(&other, "noise", None)).await.unwrap().info.run_id;
+        s.log_batch(&noise, &[Metric::new("m", -1.0, 1, 0)], &[Tag::new("p", "noise")], &[])
+            .await
+            .unwrap();
+        for i in 0..620 {
+            let id = s
+                .create_run(run_req(&exp, &format!("r{i:04}"), None))
+                .await
+                .unwrap()
+                .info
+                .run_id;
+            s.log_batch(
+                &id,
+                &[Metric::new("m", i as f64, 1, 0)],
+                &[Tag::new("p", format!("v{i}"))],
+                &[],
+            )
+            .await
+            .unwrap();
+        }
+        let q = RunTableQuery {
+            experiment_ids: vec![exp.clone()],
+            columns: cols(&["metrics.m", "params.p"]),
+            order_by: vec!["attributes.run_name ASC".into()],
+            limit: 1000,
+            ..Default::default()
+        };
+        let big = s.run_table(&q).await.unwrap();
+        assert_eq!((big.total, big.rows.len()), (620, 620), "{n}");
+        for (i, r) in big.rows.iter().enumerate() {
+            assert_eq!(r.cells[0], Cell::Number(i as f64), "{n}: row {i}");
+            assert_eq!(r.cells[1], Cell::Text(format!("v{i}")), "{n}: row {i}");
+        }
+        let small = s
+            .run_table(&RunTableQuery {
+                limit: 10,
+                offset: 600,
+                ..q
+            })
+            .await
+            .unwrap();
+        assert_eq!(small.rows, big.rows[600..610].to_vec(), "{n}");
         b.finish().await;
     }
 }

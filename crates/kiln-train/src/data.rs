@@ -27,7 +27,14 @@ pub struct Splits {
 
 /// The data ready for training.
 pub struct Prepared {
+    /// The rows (all of them; only the test rows after [`Prepared::keep_test_rows`]).
     pub table: Table,
+    /// Rows after the contract and dedup.
+    pub rows: usize,
+    /// After [`Prepared::keep_test_rows`]: the positions (within the test
+    /// split) of the test rows the table still holds, and where each came from.
+    pub kept_test: Vec<usize>,
+    pub test_locations: Vec<String>,
     pub target: String,
     pub task: Task,
     /// Class labels in index order (classification).
@@ -46,8 +53,39 @@ pub struct Prepared {
     pub quarantined: usize,
     pub quarantine_path: Option<String>,
     pub files: Vec<String>,
-    /// Seconds per stage: read, validate, split.
+    /// Seconds per stage: read, check, fingerprint, profile, split.
     pub timings: Vec<(String, f64)>,
+}
+
+/// Hands memory freed by a stage back to the operating system (glibc keeps
+/// freed heap pages otherwise, so dropping the table would not lower the peak
+/// of the stages after it).
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns unused heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Logs (at debug level) the resident and peak memory after a stage, from
+/// /proc/self/status (Linux; nothing elsewhere). `KILN_LOG=debug` shows it.
+pub fn log_memory(stage: &str) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(0, |kb| kb / 1024)
+    };
+    tracing::debug!(stage, rss_mib = field("VmRSS:"), peak_mib = field("VmHWM:"), "memory");
 }
 
 /// `int`, `float`, `string`, `bool`, `date`, `timestamp` as Arrow types.
@@ -222,6 +260,7 @@ pub fn prepare(cfg: &LoadedConfig) -> Result<Prepared> {
     let mut table = read::read(&source, &opts).map_err(|e| anyhow!("{e}"))?;
     let rows_read = table.num_rows();
     timings.push(("read".to_string(), t.elapsed().as_secs_f64()));
+    log_memory("read");
 
     let t = Instant::now();
     let (mut quarantined, mut quarantine_path) = (0, None);
@@ -318,18 +357,27 @@ pub fn prepare(cfg: &LoadedConfig) -> Result<Prepared> {
         Some(w) => Some(weights(&table, w)?),
         None => None,
     };
+    timings.push(("check".to_string(), t.elapsed().as_secs_f64()));
+    let t = Instant::now();
     let fingerprint = kiln_data::fingerprint::fingerprint(&table)
         .map_err(|e| anyhow!("{e}"))?
         .to_hex();
+    timings.push(("fingerprint".to_string(), t.elapsed().as_secs_f64()));
+    let t = Instant::now();
     let profile = kiln_data::profile::profile(&table, &kiln_data::profile::ProfileOptions::default())
         .map_err(|e| anyhow!("{e}"))?;
     let profile_json = serde_json::to_string(&profile).context("serialising the profile")?;
-    timings.push(("validate".to_string(), t.elapsed().as_secs_f64()));
+    timings.push(("profile".to_string(), t.elapsed().as_secs_f64()));
+    release_free_memory();
+    log_memory("profile");
 
     let t = Instant::now();
     let splits = split(cfg, &table, task, &y, &classes)?;
     timings.push(("split".to_string(), t.elapsed().as_secs_f64()));
     Ok(Prepared {
+        rows: table.num_rows(),
+        kept_test: Vec::new(),
+        test_locations: Vec::new(),
         table,
         target,
         task,
@@ -347,6 +395,33 @@ pub fn prepare(cfg: &LoadedConfig) -> Result<Prepared> {
         files,
         timings,
     })
+}
+
+/// At most this many test rows are kept for error analysis (a seeded sample
+/// when the test split is larger), so the table's memory can be freed.
+pub const ERROR_ANALYSIS_ROWS: usize = 50_000;
+
+impl Prepared {
+    /// Replaces the table by (up to [`ERROR_ANALYSIS_ROWS`] of) its test rows,
+    /// remembering where each came from, so that the rest of the table is
+    /// freed before training. Call once; later calls do nothing.
+    pub fn keep_test_rows(&mut self, seed: u64) -> kiln_data::Result<()> {
+        if !self.kept_test.is_empty() || self.table.num_rows() == 0 {
+            return Ok(());
+        }
+        let n = self.splits.test.len();
+        let mut kept: Vec<usize> = if n <= ERROR_ANALYSIS_ROWS {
+            (0..n).collect()
+        } else {
+            kiln_data::rng::Rng::new(seed ^ 0x5eed_e77e).sample_indices(n, ERROR_ANALYSIS_ROWS)
+        };
+        kept.sort_unstable();
+        let rows: Vec<usize> = kept.iter().map(|&i| self.splits.test[i]).collect();
+        self.test_locations = self.table.locations_of(&rows);
+        self.table = self.table.take(&rows)?;
+        self.kept_test = kept;
+        Ok(())
+    }
 }
 
 fn preview(classes: &[String]) -> String {

@@ -282,7 +282,6 @@ struct Ctx<'a> {
     progress: &'a dyn Progress,
     experiment_id: String,
     parent: String,
-    prepared: &'a Prepared,
     metric: String,
     higher: bool,
 }
@@ -377,11 +376,10 @@ pub fn train(cfg: &LoadedConfig, tracker: &dyn Tracker, opts: &Options, progress
         progress,
         experiment_id: experiment_id.clone(),
         parent: parent.clone(),
-        prepared: &prepared,
         metric: metric.clone(),
         higher,
     };
-    match run_parent(&ctx, cands, t_all) {
+    match run_parent(&ctx, prepared, cands, t_all) {
         Ok(mut report) => {
             report.experiment = experiment;
             tracker.end_run(&parent, RunStatus::Finished)?;
@@ -407,13 +405,13 @@ pub fn train(cfg: &LoadedConfig, tracker: &dyn Tracker, opts: &Options, progress
     }
 }
 
-fn run_parent(ctx: &Ctx<'_>, cands: Vec<Candidate>, t_all: Instant) -> Result<Report> {
-    let p = ctx.prepared;
+fn run_parent(ctx: &Ctx<'_>, mut prepared: Prepared, cands: Vec<Candidate>, t_all: Instant) -> Result<Report> {
+    let p = &prepared;
     let t = ctx.tracker;
     let mut stages: Vec<(String, f64)> = p.timings.clone();
     let t_log = Instant::now();
     let mut params = config_params(ctx.cfg);
-    params.push(Tag::new("rows", p.table.num_rows().to_string()));
+    params.push(Tag::new("rows", p.rows.to_string()));
     params.push(Tag::new("features", p.features.len().to_string()));
     t.log_batch(&ctx.parent, &[], &params, &[])?;
     let name = std::path::Path::new(&ctx.cfg.config.data.source)
@@ -429,7 +427,7 @@ fn run_parent(ctx: &Ctx<'_>, cands: Vec<Candidate>, t_all: Instant) -> Result<Re
             source: serde_json::json!({"uri": data::resolve(ctx.cfg, &ctx.cfg.config.data.source), "files": p.files.len()}).to_string(),
             schema: Some(mlflow_schema(p)),
             profile: Some(
-                serde_json::json!({"num_rows": p.table.num_rows(), "num_elements": p.table.num_rows() * p.table.num_columns(), "fingerprint": p.fingerprint})
+                serde_json::json!({"num_rows": p.rows, "num_elements": p.rows * p.table.num_columns(), "fingerprint": p.fingerprint})
                     .to_string(),
             ),
         },
@@ -464,6 +462,8 @@ fn run_parent(ctx: &Ctx<'_>, cands: Vec<Candidate>, t_all: Instant) -> Result<Re
     let y_test = pick(&p.y, &s.test);
     let w_test = f64_weights(&p.weight.as_ref().map(|w| pick(w, &s.test)));
     stages.push(("preprocess".into(), t_prep.elapsed().as_secs_f64()));
+    data::release_free_memory();
+    data::log_memory("preprocess");
 
     // CV scores first (each fold fits its own preprocessing).
     let mut cv: BTreeMap<String, Vec<Vec<(String, f64)>>> = BTreeMap::new();
@@ -475,7 +475,7 @@ fn run_parent(ctx: &Ctx<'_>, cands: Vec<Candidate>, t_all: Instant) -> Result<Re
             for c in &cands {
                 let model: Result<Arc<dyn Model>> = match (&c.learner, &c.ensemble) {
                     (Some(l), _) => fit_one(l.as_ref(), p.task, &rd, &mut Callbacks::new()).map(Arc::from),
-                    (None, Some(spec)) => ensemble_model(ctx, spec, &fold_models, &rd).map(Arc::from),
+                    (None, Some(spec)) => ensemble_model(ctx, p, spec, &fold_models, &rd).map(Arc::from),
                     (None, None) => Err(anyhow!("candidate '{}' has nothing to fit", c.name)),
                 };
                 match model {
@@ -495,6 +495,16 @@ fn run_parent(ctx: &Ctx<'_>, cands: Vec<Candidate>, t_all: Instant) -> Result<Re
         }
     }
 
+    // From here on only the test rows of the table are needed (error
+    // analysis): free the rest before the models take their memory.
+    prepared
+        .keep_test_rows(ctx.cfg.config.seed)
+        .map_err(|e| anyhow!("{e}"))?;
+    data::release_free_memory();
+    let p = &prepared;
+    let s = &p.splits;
+    data::log_memory("trimmed");
+
     // Final fits: every candidate on the training rows, one child run each.
     ctx.progress.stage("training");
     let t_train = Instant::now();
@@ -507,7 +517,7 @@ fn run_parent(ctx: &Ctx<'_>, cands: Vec<Candidate>, t_all: Instant) -> Result<Re
         .map(|c| {
             (
                 c.name.clone(),
-                train_candidate(ctx, c, &main, &x_test, &y_test, w_test.as_deref(), cv.get(&c.name)),
+                train_candidate(ctx, p, c, &main, &x_test, &y_test, w_test.as_deref(), cv.get(&c.name)),
             )
         })
         .collect();
@@ -515,15 +525,14 @@ fn run_parent(ctx: &Ctx<'_>, cands: Vec<Candidate>, t_all: Instant) -> Result<Re
     for c in heavy {
         results.push((
             c.name.clone(),
-            train_candidate(ctx, c, &main, &x_test, &y_test, w_test.as_deref(), cv.get(&c.name)),
+            train_candidate(ctx, p, c, &main, &x_test, &y_test, w_test.as_deref(), cv.get(&c.name)),
         ));
     }
     for c in cands.iter().filter(|c| c.ensemble.is_some()) {
         let members: BTreeMap<String, Arc<dyn Model>> = fitted_models(&fitted, &results);
         results.push((
             c.name.clone(),
-            train_ensemble(
-                ctx,
+            train_ensemble(ctx, p,
                 c,
                 &members,
                 &main,
@@ -563,6 +572,7 @@ fn run_parent(ctx: &Ctx<'_>, cands: Vec<Candidate>, t_all: Instant) -> Result<Re
         }
     }
     stages.push(("train+evaluate".into(), t_train.elapsed().as_secs_f64()));
+    data::log_memory("train+evaluate");
 
     // The leaderboard: best first by the selection metric on validation.
     let mut entries: Vec<Entry> = fitted.values().map(|f| f.entry.clone()).collect();
@@ -667,7 +677,7 @@ fn run_parent(ctx: &Ctx<'_>, cands: Vec<Candidate>, t_all: Instant) -> Result<Re
         metric: ctx.metric.clone(),
         higher_is_better: ctx.higher,
         cross_validated: folds.is_some(),
-        rows: p.table.num_rows(),
+        rows: p.rows,
         train_rows: final_train.len(),
         valid_rows: if folds.is_some() { 0 } else { s.valid.len() },
         test_rows: s.test.len(),
@@ -715,6 +725,7 @@ fn fit_one(l: &dyn Learner, task: Task, rd: &RoundData, cbs: &mut Callbacks) -> 
 
 fn ensemble_model(
     ctx: &Ctx<'_>,
+    p: &Prepared,
     spec: &EnsembleSpec,
     members: &BTreeMap<String, Arc<dyn Model>>,
     rd: &RoundData,
@@ -763,13 +774,16 @@ fn ensemble_model(
                 folds: *folds,
                 seed: ctx.cfg.config.seed,
             };
-            fit_one(&st, ctx.prepared.task, rd, &mut Callbacks::new())
+            fit_one(&st, p.task, rd, &mut Callbacks::new())
         }
     }
 }
 
-/// mean and std of each metric over folds.
-fn cv_summary(folds: &[Vec<(String, f64)>]) -> (Vec<(String, f64)>, Vec<(String, f64)>) {
+/// Metric name -> value, in display order.
+type Metrics = Vec<(String, f64)>;
+
+/// Mean and standard deviation of each metric over folds.
+fn cv_summary(folds: &[Metrics]) -> (Metrics, Metrics) {
     let mut by: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut order: Vec<&str> = Vec::new();
     for f in folds {
@@ -795,6 +809,7 @@ fn cv_summary(folds: &[Vec<(String, f64)>]) -> (Vec<(String, f64)>, Vec<(String,
 #[allow(clippy::too_many_arguments)]
 fn finish_candidate(
     ctx: &Ctx<'_>,
+    p: &Prepared,
     c: &Candidate,
     run_id: String,
     model: Box<dyn Model>,
@@ -806,8 +821,7 @@ fn finish_candidate(
     w_test: Option<&[f64]>,
     cv: Option<&Vec<Vec<(String, f64)>>>,
 ) -> Result<Fitted> {
-    let p = ctx.prepared;
-    let task = p.task;
+        let task = p.task;
     let (valid_pred, valid_latency) = if main.x_valid.n_rows() > 0 {
         let (pr, l) = predict_timed(model.as_ref(), &main.x_valid)?;
         (Some(pr), l)
@@ -882,8 +896,7 @@ fn finish_candidate(
         "model/MLmodel",
         mlmodel(&c.name, &run_id, task, &p.target).into_bytes(),
     )?;
-    log_plots(
-        ctx,
+    log_plots(ctx, p,
         &run_id,
         c,
         model.as_ref(),
@@ -893,7 +906,7 @@ fn finish_candidate(
         &test_pred,
         y_test,
     )?;
-    log_errors(ctx, &run_id, &test_pred, y_test)?;
+    log_errors(ctx, p, &run_id, &test_pred, y_test)?;
     ctx.tracker.end_run(&run_id, RunStatus::Finished)?;
 
     let entry = Entry {
@@ -934,13 +947,13 @@ fn mlmodel(name: &str, run_id: &str, task: Task, target: &str) -> String {
     )
 }
 
-fn start_child(ctx: &Ctx<'_>, c: &Candidate) -> Result<String> {
+fn start_child(ctx: &Ctx<'_>, p: &Prepared, c: &Candidate) -> Result<String> {
     let mut tags = vec![
         Tag::new("kiln.candidate", c.name.clone()),
         Tag::new("kiln.model.kind", c.kind.clone()),
         Tag::new("kiln.role", if c.baseline { "baseline" } else { "candidate" }),
         Tag::new("kiln.seed", ctx.cfg.config.seed.to_string()),
-        Tag::new("kiln.data.fingerprint", ctx.prepared.fingerprint.clone()),
+        Tag::new("kiln.data.fingerprint", p.fingerprint.clone()),
     ];
     tags.push(Tag::new("mlflow.source.type", "LOCAL"));
     let run_id = ctx
@@ -963,6 +976,7 @@ fn fail_child(ctx: &Ctx<'_>, run_id: &str, e: &anyhow::Error) {
 #[allow(clippy::too_many_arguments)]
 fn train_candidate(
     ctx: &Ctx<'_>,
+    p: &Prepared,
     c: &Candidate,
     main: &RoundData,
     x_test: &Matrix,
@@ -971,7 +985,7 @@ fn train_candidate(
     cv: Option<&Vec<Vec<(String, f64)>>>,
 ) -> Result<Fitted> {
     let learner = c.learner.as_ref().context("a learner")?;
-    let run_id = start_child(ctx, c)?;
+    let run_id = start_child(ctx, p, c)?;
     let result = (|| {
         let params: Vec<Tag> = learner
             .params()
@@ -992,10 +1006,10 @@ fn train_candidate(
             },
         ));
         let t = Instant::now();
-        let model = fit_one(learner.as_ref(), ctx.prepared.task, main, &mut cbs)?;
+        let model = fit_one(learner.as_ref(), p.task, main, &mut cbs)?;
         let fit_seconds = t.elapsed().as_secs_f64();
-        finish_candidate(
-            ctx,
+        data::log_memory(&format!("fit {}", c.name));
+        finish_candidate(ctx, p,
             c,
             run_id.clone(),
             model,
@@ -1018,6 +1032,7 @@ fn train_candidate(
 #[allow(clippy::too_many_arguments)]
 fn train_ensemble(
     ctx: &Ctx<'_>,
+    p: &Prepared,
     c: &Candidate,
     members: &BTreeMap<String, Arc<dyn Model>>,
     main: &RoundData,
@@ -1027,7 +1042,7 @@ fn train_ensemble(
     cv: Option<&Vec<Vec<(String, f64)>>>,
 ) -> Result<Fitted> {
     let spec = c.ensemble.as_ref().context("an ensemble")?;
-    let run_id = start_child(ctx, c)?;
+    let run_id = start_child(ctx, p, c)?;
     let result = (|| {
         let mut params = vec![Tag::new("kind", c.kind.clone())];
         match spec {
@@ -1046,10 +1061,9 @@ fn train_ensemble(
         ctx.tracker.log_batch(&run_id, &[], &params, &[])?;
         ctx.progress.candidate_started(&c.name, None);
         let t = Instant::now();
-        let model = ensemble_model(ctx, spec, members, main)?;
+        let model = ensemble_model(ctx, p, spec, members, main)?;
         let fit_seconds = t.elapsed().as_secs_f64();
-        finish_candidate(
-            ctx,
+        finish_candidate(ctx, p,
             c,
             run_id.clone(),
             model,
@@ -1082,6 +1096,7 @@ fn svg_artifact(ctx: &Ctx<'_>, run_id: &str, path: &str, svg: std::result::Resul
 #[allow(clippy::too_many_arguments)]
 fn log_plots(
     ctx: &Ctx<'_>,
+    p: &Prepared,
     run_id: &str,
     c: &Candidate,
     model: &dyn Model,
@@ -1091,8 +1106,7 @@ fn log_plots(
     test_pred: &Predictions,
     y_test: &[f64],
 ) -> Result<()> {
-    let p = ctx.prepared;
-    if !history.is_empty() {
+        if !history.is_empty() {
         let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
         for (it, ms) in history {
             for (k, v) in ms {
@@ -1191,17 +1205,17 @@ fn log_plots(
 }
 
 /// The worst-predicted test rows (highest loss), with their original values.
-fn log_errors(ctx: &Ctx<'_>, run_id: &str, pred: &Predictions, y_test: &[f64]) -> Result<()> {
-    let p = ctx.prepared;
+/// Among the test rows the table kept ([`data::ERROR_ANALYSIS_ROWS`] at most).
+fn log_errors(ctx: &Ctx<'_>, p: &Prepared, run_id: &str, pred: &Predictions, y_test: &[f64]) -> Result<()> {
     let losses = evaluate::row_losses(y_test, pred);
-    let mut order: Vec<usize> = (0..losses.len()).collect();
-    order.sort_by(|&a, &b| losses[b].total_cmp(&losses[a]));
+    // Positions in the kept table, ordered by the loss of the test row each holds.
+    let mut order: Vec<usize> = (0..p.kept_test.len()).collect();
+    order.sort_by(|&a, &b| losses[p.kept_test[b]].total_cmp(&losses[p.kept_test[a]]));
     order.truncate(100);
     if order.is_empty() {
         return Ok(());
     }
-    let rows: Vec<usize> = order.iter().map(|&i| p.splits.test[i]).collect();
-    let table = p.table.take(&rows).map_err(|e| anyhow!("{e}"))?;
+    let table = p.table.take(&order).map_err(|e| anyhow!("{e}"))?;
     let labels = pred.labels();
     let mut out = String::new();
     let names = table.column_names();
@@ -1219,16 +1233,15 @@ fn log_errors(ctx: &Ctx<'_>, run_id: &str, pred: &Predictions, y_test: &[f64]) -
                 .collect())
         })
         .collect::<Result<_>>()?;
-    for (pos, &i) in order.iter().enumerate() {
+    for (pos, &k) in order.iter().enumerate() {
+        let i = p.kept_test[k];
         let shown = if p.task.is_classification() {
             p.classes.get(labels[i] as usize).cloned().unwrap_or_default()
         } else {
             format!("{}", labels[i])
         };
         let mut cells = vec![
-            p.table
-                .locate(rows[pos])
-                .map_or_else(|| (rows[pos] + 1).to_string(), |(f, r)| format!("{f}:{r}")),
+            p.test_locations.get(k).cloned().unwrap_or_default(),
             format!("{:.6}", losses[i]),
             shown,
         ];

@@ -194,6 +194,21 @@ fn binary_pipeline_tracks_every_candidate_and_registers_the_winner() {
             .unwrap_or_else(|err| panic!("{f}: {err}"));
         assert!(!bytes.is_empty(), "{f}");
     }
+    // Worst rows: sorted by loss, each naming its file and row, with its raw values.
+    let worst = String::from_utf8(e.tracker.download(&format!("{root}/errors/worst_test_rows.csv")).unwrap()).unwrap();
+    let mut lines = worst.lines();
+    assert_eq!(lines.next().unwrap(), "_row,_loss,_predicted,_probability,id,x1,x2,color,y");
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(!rows.is_empty() && rows.len() <= 100);
+    let losses: Vec<f64> = rows.iter().map(|r| r[1].parse().unwrap()).collect();
+    assert!(losses.windows(2).all(|w| w[0] >= w[1]), "{losses:?}");
+    for r in &rows {
+        let (file, line) = r[0].rsplit_once(':').unwrap();
+        assert!(file.ends_with("data.csv"), "{file}");
+        // `id` is the 0-based data row; the location is 1-based.
+        assert_eq!(line.parse::<usize>().unwrap(), r[4].parse::<usize>().unwrap() + 1);
+    }
+    assert_ne!(rows[0][2], rows[0][8], "the worst row should be misclassified");
     let proot = e.tracker.run_artifact_root(&report.parent_run_id).unwrap();
     assert!(e.tracker.download(&format!("{proot}/config/kiln.toml")).is_ok());
     assert!(e.tracker.download(&format!("{proot}/data/profile.json")).is_ok());

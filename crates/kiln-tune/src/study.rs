@@ -194,12 +194,30 @@ struct Core {
     worker: String,
     /// Trial ids this process is running (for heartbeats).
     live: Mutex<BTreeSet<i64>>,
+    /// Serialises sampling + creation in this process, so parallel jobs see each other's trials.
+    asking: Mutex<()>,
 }
 
 /// A study over a storage.
 #[derive(Clone)]
 pub struct Study {
     core: Arc<Core>,
+}
+
+impl std::fmt::Debug for Study {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Study")
+            .field("name", &self.core.info.name)
+            .field("study_id", &self.core.info.study_id)
+            .field("worker", &self.core.worker)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Trial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trial").field("number", &self.number()).finish()
+    }
 }
 
 static WORKER_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -334,6 +352,7 @@ impl Study {
                 pruner,
                 worker: worker_id(),
                 live: Mutex::new(BTreeSet::new()),
+                asking: Mutex::new(()),
             }),
         })
     }
@@ -449,8 +468,9 @@ impl Study {
         Ok(t.number)
     }
 
-    /// A new trial (no budget). Heartbeats are kept by `optimize`; trials asked
-    /// here are not reaped unless a heartbeat thread (`optimize`) runs for them.
+    /// A new trial (no budget). Trials asked here (and by `ask_within` /
+    /// `ask_space`) carry no heartbeat and are never reaped: only `optimize`
+    /// keeps heartbeats.
     pub fn ask(&self) -> Result<Trial> {
         self.ask_inner(None, false)?
             .ok_or_else(|| invalid_state("no trial could be created"))
@@ -479,78 +499,127 @@ impl Study {
     fn ask_inner(&self, budget: Option<u64>, beating: bool) -> Result<Option<Trial>> {
         let core = &self.core;
         let sid = core.info.study_id;
-        let frozen = match core.storage.claim_waiting(sid, &core.worker)? {
+        let _asking = lock(&core.asking);
+        let mut snapshot = core.storage.trials(sid)?;
+        // Claim only when something is waiting (as of this snapshot; a trial
+        // enqueued just now is claimed by the next ask).
+        let claimed = if snapshot.iter().any(|t| t.state == TrialState::Waiting) {
+            let c = core.storage.claim_waiting(sid, &core.worker)?;
+            if c.is_some() {
+                snapshot = core.storage.trials(sid)?;
+            }
+            c
+        } else {
+            None
+        };
+        let mut relative_params = BTreeMap::new();
+        let mut relative_space = BTreeMap::new();
+        let frozen = match claimed {
             Some(t) => t,
             None => {
+                if let Some(b) = budget {
+                    if snapshot.iter().filter(|t| crate::storage::is_budgeted(t)).count() as u64 >= b {
+                        return Ok(None);
+                    }
+                }
+                // Joint sampling happens before the trial is stored, so its
+                // parameters are written with it (one write, and visible to
+                // other workers at once). The number is the next one as seen
+                // here; a concurrent worker may take it first, which only
+                // changes the seed this sample was drawn with.
+                let guess = snapshot.iter().map(|t| t.number + 1).max().unwrap_or(0);
+                let ctx = SampleContext {
+                    directions: &core.info.directions,
+                    trials: &snapshot,
+                    number: guess,
+                    seed: core.settings.seed,
+                };
+                let space = core.sampler.relative_space(&ctx, core.space.as_ref());
+                let relative = core.sampler.sample_relative(&ctx, &space)?;
+                let mut params = BTreeMap::new();
+                for (name, x) in &relative.params {
+                    if let Some(dist) = space.get(name) {
+                        let x = dist.snap(*x);
+                        params.insert(
+                            name.clone(),
+                            TrialParam {
+                                value: dist.to_external(x),
+                                internal: x,
+                                distribution: dist.clone(),
+                            },
+                        );
+                    }
+                }
+                relative_params = relative.params;
+                relative_space = space;
                 let created = core.storage.create_trial(
                     sid,
                     TrialCreate {
                         state: TrialState::Running,
-                        params: BTreeMap::new(),
-                        attrs: BTreeMap::new(),
-                        worker: Some(core.worker.clone()),
+                        params,
+                        attrs: relative.attrs,
+                        // Only trials whose heartbeat a thread keeps can be reaped.
+                        worker: beating.then(|| core.worker.clone()),
                         budget,
                     },
                 )?;
-                match created {
-                    Some(t) => t,
-                    None => return Ok(None),
+                let Some(mut t) = created else {
+                    return Ok(None);
+                };
+                if t.number != guess && !relative_params.is_empty() {
+                    // Another worker took the number first: sample again as
+                    // this number, seeing that worker's trial.
+                    snapshot = core.storage.trials(sid)?;
+                    let ctx = SampleContext {
+                        directions: &core.info.directions,
+                        trials: &snapshot,
+                        number: t.number,
+                        seed: core.settings.seed,
+                    };
+                    let again = core.sampler.sample_relative(&ctx, &relative_space)?;
+                    for (name, x) in &again.params {
+                        if let Some(dist) = relative_space.get(name) {
+                            let x = dist.snap(*x);
+                            t.params.insert(
+                                name.clone(),
+                                TrialParam {
+                                    value: dist.to_external(x),
+                                    internal: x,
+                                    distribution: dist.clone(),
+                                },
+                            );
+                        }
+                    }
+                    t.attrs.extend(again.attrs);
+                    core.storage.save_trial(sid, &t)?;
+                    relative_params = again.params;
                 }
+                t
             }
         };
         if beating {
             lock(&core.live).insert(frozen.trial_id);
         }
-        let snapshot = core.storage.trials(sid)?;
-        let fixed: BTreeMap<String, ParamValue> = frozen.param_values();
-        let mut inner = TrialInner {
+        // Params present at creation but not sampled now were fixed in advance (enqueued, retried).
+        let fixed: BTreeSet<String> = frozen
+            .params
+            .keys()
+            .filter(|k| !relative_params.contains_key(*k))
+            .cloned()
+            .collect();
+        let inner = TrialInner {
             frozen,
-            relative: BTreeMap::new(),
-            relative_space: BTreeMap::new(),
-            suggested: fixed.keys().cloned().collect(),
+            relative: relative_params,
+            relative_space,
+            suggested: BTreeSet::new(),
+            fixed,
             snapshot,
             dirty: false,
         };
-        let ctx = SampleContext {
-            directions: &core.info.directions,
-            trials: &inner.snapshot,
-            number: inner.frozen.number,
-            seed: core.settings.seed,
-        };
-        let mut space = core.sampler.relative_space(&ctx, core.space.as_ref());
-        space.retain(|k, _| !fixed.contains_key(k));
-        let relative = if fixed.is_empty() {
-            core.sampler.sample_relative(&ctx, &space)?
-        } else {
-            Default::default()
-        };
-        // Relative values go into the trial at once (so other workers see
-        // them); ones the objective never asks for are dropped at the end.
-        for (name, x) in &relative.params {
-            if let Some(dist) = space.get(name) {
-                let x = dist.snap(*x);
-                inner.frozen.params.insert(
-                    name.clone(),
-                    TrialParam {
-                        value: dist.to_external(x),
-                        internal: x,
-                        distribution: dist.clone(),
-                    },
-                );
-            }
-        }
-        for (k, v) in relative.attrs {
-            inner.frozen.attrs.insert(k, v);
-        }
-        inner.dirty = !relative.params.is_empty() || !inner.frozen.attrs.is_empty();
-        inner.relative = relative.params;
-        inner.relative_space = space;
-        let trial = Trial {
+        Ok(Some(Trial {
             core: self.core.clone(),
             inner: Arc::new(Mutex::new(inner)),
-        };
-        trial.flush()?;
-        Ok(Some(trial))
+        }))
     }
 
     /// Records a trial's outcome; returns the trial as stored.
@@ -558,7 +627,7 @@ impl Study {
         let mut inner = lock(&trial.inner);
         let mut t = inner.frozen.clone();
         // Drop joint-sampled parameters the objective never asked for.
-        t.params.retain(|k, _| inner.suggested.contains(k));
+        t.params.retain(|k, _| inner.suggested.contains(k) || inner.fixed.contains(k));
         self.finish(&mut t, outcome)?;
         inner.frozen = t.clone();
         lock(&self.core.live).remove(&t.trial_id);
@@ -658,7 +727,19 @@ impl Study {
             .reap_stale(self.core.info.study_id, self.core.settings.grace_ms)
     }
 
-    /// Runs `objective` until the study has `n_trials` trials or `timeout` passes.
+    /// Whether another worker's trial is WAITING, or RUNNING with a heartbeat
+    /// (and so may yet be reaped and retried).
+    fn others_pending(&self) -> Result<bool> {
+        let live = lock(&self.core.live).clone();
+        Ok(self.trials()?.iter().any(|t| {
+            t.state == TrialState::Waiting
+                || (t.state == TrialState::Running && t.heartbeat_ms.is_some() && !live.contains(&t.trial_id))
+        }))
+    }
+
+    /// Runs `objective` until the study has `n_trials` trials or `timeout`
+    /// passes. With the budget spent, it waits while other workers' trials are
+    /// running, so a lost worker's trials are reaped and retried before it returns.
     pub fn optimize(&self, objective: &dyn Objective, opts: &OptimizeOptions) -> Result<OptimizeSummary> {
         if opts.n_trials.is_none() && opts.timeout.is_none() {
             return Err(invalid("give a number of trials or a timeout"));
@@ -701,7 +782,24 @@ impl Study {
                         }
                         let trial = match self.ask_inner(opts.n_trials, true) {
                             Ok(Some(t)) => t,
-                            Ok(None) => break,
+                            Ok(None) => {
+                                // The budget is spent, but trials of other workers may
+                                // still be running: wait for them, or for the reaper to
+                                // re-enqueue them if their worker is gone.
+                                match self.others_pending() {
+                                    Ok(true) => {
+                                        std::thread::sleep(Duration::from_millis(
+                                            self.core.settings.heartbeat_interval_ms.clamp(10, 1000) as u64,
+                                        ));
+                                        continue;
+                                    }
+                                    Ok(false) => break,
+                                    Err(e) => {
+                                        lock(&first_error).get_or_insert(e);
+                                        break;
+                                    }
+                                }
+                            }
                             Err(e) => {
                                 lock(&first_error).get_or_insert(e);
                                 break;
@@ -770,8 +868,10 @@ struct TrialInner {
     frozen: FrozenTrial,
     relative: BTreeMap<String, f64>,
     relative_space: BTreeMap<String, Distribution>,
-    /// Names the objective asked for (or fixed by an enqueued trial).
+    /// Names the objective asked for.
     suggested: BTreeSet<String>,
+    /// Names whose values were fixed before the trial started (enqueued trials, retries).
+    fixed: BTreeSet<String>,
     snapshot: Vec<Arc<FrozenTrial>>,
     dirty: bool,
 }
@@ -797,7 +897,7 @@ impl Trial {
             .frozen
             .params
             .iter()
-            .filter(|(k, _)| inner.suggested.contains(*k))
+            .filter(|(k, _)| inner.suggested.contains(*k) || inner.fixed.contains(*k))
             .map(|(k, p)| (k.clone(), p.value.clone()))
             .collect()
     }
@@ -871,30 +971,39 @@ impl Trial {
         let mut inner = lock(&self.inner);
         if let Some(p) = inner.frozen.params.get(name) {
             let known = inner.suggested.contains(name);
-            if p.distribution == dist || (known && dist.to_internal(&p.value).is_ok()) {
+            let same_kind = std::mem::discriminant(&p.distribution) == std::mem::discriminant(&dist);
+            if p.distribution == dist {
                 let v = p.value.clone();
-                let needs_dist = p.distribution != dist;
-                if needs_dist {
-                    // An enqueued value taken into the objective's own distribution.
-                    let internal = dist.to_internal(&v)?;
-                    inner.frozen.params.insert(
-                        name.to_string(),
-                        TrialParam {
-                            value: v.clone(),
-                            internal,
-                            distribution: dist,
-                        },
-                    );
-                    inner.dirty = true;
-                }
                 inner.suggested.insert(name.to_string());
                 return Ok(v);
             }
-            if known {
+            if known && (!same_kind || dist.to_internal(&p.value).is_err()) {
                 return Err(invalid(format!(
                     "parameter '{name}' was already suggested in trial {} with another distribution ({:?}), now {:?}",
                     inner.frozen.number, p.distribution, dist
                 )));
+            }
+            if known {
+                // Asked again with a compatible range: the same value, as first recorded.
+                return Ok(p.value.clone());
+            }
+            if inner.fixed.contains(name) {
+                // An enqueued value must fit the distribution the objective asks with.
+                let v = p.value.clone();
+                let internal = dist.to_internal(&v).map_err(|e| {
+                    invalid(format!("parameter '{name}': the enqueued value does not fit: {}", e.message))
+                })?;
+                inner.frozen.params.insert(
+                    name.to_string(),
+                    TrialParam {
+                        value: v.clone(),
+                        internal,
+                        distribution: dist,
+                    },
+                );
+                inner.suggested.insert(name.to_string());
+                inner.dirty = true;
+                return Ok(v);
             }
         }
         let x = if dist.is_single() {

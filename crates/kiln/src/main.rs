@@ -4,7 +4,9 @@
 mod data;
 mod predict;
 mod quickstart;
+mod study;
 mod train;
+mod tune;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,6 +52,14 @@ enum Command {
     ///
     /// Example: kiln data validate data/churn.csv --contract churn.contract.toml
     Data(data::Args),
+    /// Ask-and-tell: create a study, ask for trials, tell their values, see the best and the trials.
+    ///
+    /// Example: kiln study create demo --space space.toml && kiln study ask --study demo --json
+    Study(study::Args),
+    /// Tune a command that prints a value (or, with a kiln.toml, its models).
+    ///
+    /// Example: kiln tune --objective-cmd 'python train.py' --space space.toml --trials 50 --n-jobs 4
+    Tune(tune::Args),
 }
 
 #[derive(clap::Args)]
@@ -144,6 +154,8 @@ fn main() -> std::process::ExitCode {
         Command::Predict(a) => Some(predict::run(a)),
         Command::Data(a) => Some(data::run(a)),
         Command::Quickstart(a) => Some(quickstart::run(a)),
+        Command::Study(a) => Some(study::run(a)),
+        Command::Tune(a) => Some(tune::run(a)),
         other => {
             return run_async(other);
         }
@@ -168,7 +180,12 @@ fn run_async(command: Command) -> std::process::ExitCode {
     let result = rt.block_on(async move {
         match command {
             Command::Server(a) => run_server(a).await,
-            Command::Train(_) | Command::Predict(_) | Command::Quickstart(_) | Command::Data(_) => {
+            Command::Train(_)
+            | Command::Predict(_)
+            | Command::Quickstart(_)
+            | Command::Data(_)
+            | Command::Study(_)
+            | Command::Tune(_) => {
                 unreachable!("synchronous commands are dispatched in main")
             }
         }

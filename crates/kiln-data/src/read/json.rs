@@ -197,25 +197,46 @@ impl<'de> Visitor<'de> for RowVisitor {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> std::result::Result<OrderedRow, A::Error> {
         let v = <Value as serde::Deserialize>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
-        Ok(OrderedRow { keys: Vec::new(), value: v })
+        Ok(OrderedRow {
+            keys: Vec::new(),
+            value: v,
+        })
     }
     fn visit_str<E: serde::de::Error>(self, s: &str) -> std::result::Result<OrderedRow, E> {
-        Ok(OrderedRow { keys: Vec::new(), value: Value::String(s.to_string()) })
+        Ok(OrderedRow {
+            keys: Vec::new(),
+            value: Value::String(s.to_string()),
+        })
     }
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<OrderedRow, E> {
-        Ok(OrderedRow { keys: Vec::new(), value: Value::from(v) })
+        Ok(OrderedRow {
+            keys: Vec::new(),
+            value: Value::from(v),
+        })
     }
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<OrderedRow, E> {
-        Ok(OrderedRow { keys: Vec::new(), value: Value::from(v) })
+        Ok(OrderedRow {
+            keys: Vec::new(),
+            value: Value::from(v),
+        })
     }
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<OrderedRow, E> {
-        Ok(OrderedRow { keys: Vec::new(), value: Value::from(v) })
+        Ok(OrderedRow {
+            keys: Vec::new(),
+            value: Value::from(v),
+        })
     }
     fn visit_bool<E: serde::de::Error>(self, v: bool) -> std::result::Result<OrderedRow, E> {
-        Ok(OrderedRow { keys: Vec::new(), value: Value::Bool(v) })
+        Ok(OrderedRow {
+            keys: Vec::new(),
+            value: Value::Bool(v),
+        })
     }
     fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<OrderedRow, E> {
-        Ok(OrderedRow { keys: Vec::new(), value: Value::Null })
+        Ok(OrderedRow {
+            keys: Vec::new(),
+            value: Value::Null,
+        })
     }
 }
 

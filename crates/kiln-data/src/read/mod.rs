@@ -536,7 +536,9 @@ mod tests {
         let p = probe_input("gs://b/k.parquet", pq, Format::Parquet, &opts).unwrap();
         assert_eq!(read_probes(&[p], &opts).unwrap().num_rows(), 3);
         let cut = source::Input::Memory(bytes::Bytes::from(buf[..buf.len() - 4].to_vec()));
-        let e = probe_input("gs://b/k.parquet", cut, Format::Parquet, &opts).err().unwrap();
+        let e = probe_input("gs://b/k.parquet", cut, Format::Parquet, &opts)
+            .err()
+            .unwrap();
         assert!(e.message.contains("truncated"), "{e}");
     }
 }

@@ -92,6 +92,72 @@ struct Task {
     row_group: usize,
     roots: std::ops::Range<usize>,
     bytes: u64,
+    /// The file byte range holding the task's column chunks.
+    span: Option<(u64, u64)>,
+}
+
+/// A local file whose bytes for one task's column chunks were read in one go:
+/// pages inside them are served as slices (no copy, no per-page read), anything
+/// else (the footer, for instance) from the file.
+struct Prefetched {
+    file: File,
+    len: u64,
+    start: u64,
+    data: Bytes,
+}
+
+impl Prefetched {
+    fn open(path: &std::path::Path, name: &str, span: Option<(u64, u64)>) -> Result<Prefetched> {
+        let mut file = open_file(path, name)?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let (start, data) = match span {
+            Some((a, b)) if b <= len && b - a <= (1 << 30) => {
+                use std::io::{Read, Seek, SeekFrom};
+                let mut buf = Vec::with_capacity((b - a) as usize);
+                file.seek(SeekFrom::Start(a))
+                    .and_then(|_| (&mut file).take(b - a).read_to_end(&mut buf))
+                    .map_err(|e| DataError::in_file(name, format!("read error: {e}")))?;
+                (a, Bytes::from(buf))
+            }
+            _ => (0, Bytes::new()),
+        };
+        Ok(Prefetched { file, len, start, data })
+    }
+
+    /// The prefetched slice `[start, start + len)`, when it is all there.
+    fn slice(&self, start: u64, len: u64) -> Option<Bytes> {
+        let from = start.checked_sub(self.start)?;
+        let to = from.checked_add(len)?;
+        (to <= self.data.len() as u64).then(|| self.data.slice(from as usize..to as usize))
+    }
+}
+
+impl parquet::file::reader::Length for Prefetched {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl parquet::file::reader::ChunkReader for Prefetched {
+    type T = Box<dyn std::io::Read + Send>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        let rest = self.len.saturating_sub(start);
+        match self.slice(
+            start,
+            (self.start + self.data.len() as u64).saturating_sub(start).min(rest),
+        ) {
+            Some(b) if !b.is_empty() => Ok(Box::new(bytes::Buf::reader(b))),
+            _ => Ok(Box::new(self.file.get_read(start)?)),
+        }
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        match self.slice(start, length as u64) {
+            Some(b) => Ok(b),
+            None => self.file.get_bytes(start, length),
+        }
+    }
 }
 
 /// Decodes every row group; batches have the stored types (nullable fields).
@@ -106,24 +172,35 @@ pub(crate) fn read(p: &Probe, q: &ParquetProbe, progress: &ProgressState) -> Res
     }
     // Bytes per (row group, root), for progress.
     let root_of_leaf: Vec<usize> = (0..descr.num_columns()).map(|l| descr.get_column_root_idx(l)).collect();
+    // About four tasks per thread: column groups within row groups (one column
+    // per task when there are few row groups).
     let per_group = (threads() * 4).div_ceil(groups.len()).clamp(1, nroots);
     let mut tasks = Vec::new();
     for (g, rg) in groups.iter().enumerate() {
-        let step = nroots.div_ceil(per_group);
+        let step = nroots.div_ceil(per_group.max(nroots.min(64)));
         let mut start = 0;
         while start < nroots {
             let end = (start + step).min(nroots);
-            let bytes: i64 = rg
+            let chunks: Vec<(u64, u64)> = rg
                 .columns()
                 .iter()
                 .enumerate()
                 .filter(|(l, _)| (start..end).contains(&root_of_leaf[*l]))
-                .map(|(_, c)| c.compressed_size())
-                .sum();
+                .map(|(_, c)| {
+                    let (from, len) = c.byte_range();
+                    (from, from + len)
+                })
+                .collect();
+            let span = match (chunks.iter().map(|c| c.0).min(), chunks.iter().map(|c| c.1).max()) {
+                (Some(a), Some(b)) if b > a => Some((a, b)),
+                _ => None,
+            };
+            let bytes = chunks.iter().map(|(a, b)| b - a).sum();
             tasks.push(Task {
                 row_group: g,
                 roots: start..end,
-                bytes: bytes.max(0) as u64,
+                bytes,
+                span,
             });
             start = end;
         }
@@ -200,7 +277,7 @@ fn read_task(name: &str, src: &Source, q: &ParquetProbe, t: &Task) -> Result<Vec
     let batch_size = (rg.num_rows().max(1) as usize).min(1 << 24);
     let batches: Vec<RecordBatch> = match src {
         Source::File(path) => {
-            let f = open_file(path, name)?;
+            let f = Prefetched::open(path, name, t.span)?;
             collect(
                 ParquetRecordBatchReaderBuilder::new_with_metadata(f, q.metadata.clone())
                     .with_row_groups(vec![t.row_group])

@@ -124,7 +124,12 @@ pub(crate) fn select_by_format(dir: &str, all: Vec<String>, opts: &ReadOptions) 
             .collect(),
         None => {
             let files: Vec<String> = all.into_iter().filter(|f| Format::from_path(f).is_some()).collect();
-            let mut formats: Vec<Format> = files.iter().filter_map(|f| Format::from_path(f)).collect();
+            // JSON and NDJSON files count as one format (one decoder reads both).
+            let mut formats: Vec<Format> = files
+                .iter()
+                .filter_map(|f| Format::from_path(f))
+                .map(|f| if f == Format::Ndjson { Format::Json } else { f })
+                .collect();
             formats.sort_by_key(|f| f.name());
             formats.dedup();
             if formats.len() > 1 {
@@ -202,7 +207,10 @@ pub(crate) enum Input {
         path: PathBuf,
         size: u64,
     },
-    #[cfg_attr(not(any(feature = "cloud", test)), expect(dead_code, reason = "only object stores make it"))]
+    #[cfg_attr(
+        not(any(feature = "cloud", test)),
+        expect(dead_code, reason = "only object stores make it")
+    )]
     Memory(Bytes),
 }
 

@@ -8,6 +8,8 @@ CREATE TABLE studies (
     -- JSON: sampler, pruner, declared space, seed, metric names, heartbeat settings.
     config TEXT NOT NULL,
     experiment_id BIGINT NOT NULL,
+    -- The experiment's artifact location, for the trials' child runs.
+    artifact_location TEXT NOT NULL,
     -- The MLflow run every trial's run is a child of.
     parent_run_uuid TEXT NOT NULL,
     next_number BIGINT NOT NULL DEFAULT 0,

@@ -1,5 +1,8 @@
 //! Gaussian-process Bayesian optimisation for small budgets.
 //!
+//! Values worse than the median are capped at the median before the fit
+//! (the bad half reads as a plateau; see `fit_clipped`), then standardised.
+//!
 //! Model: a zero-mean GP on the unit cube (log scales taken first, ints and
 //! steps relaxed to the continuum, categoricals through a Hamming distance)
 //! with an ARD Matern-5/2 kernel, a signal variance and a noise variance, fit
@@ -313,57 +316,28 @@ impl Acq<'_> {
     }
 }
 
-/// Output warps tried: identity, and log(y - min + c) for c a fraction of the range.
-const LOG_WARP_OFFSETS: [f64; 3] = [0.01, 0.1, 1.0];
+/// The default share of observations modelled as they are: worse values are
+/// capped at this quantile (see `fit_clipped`).
+const CLIP_QUANTILE: f64 = 0.5;
 
-/// Fits the GP to `ys` (minimisation) under each output warp and keeps the one
-/// with the best marginal posterior *in the units of y* (the warp's and the
-/// standardisation's Jacobians included), a Box-Cox-style choice that lets
-/// heavy-tailed objectives be modelled on a log scale. Returns the GP and the
-/// standardised warped values it was fit to.
-fn fit_warped(xs: &[Vec<f64>], ys: &[f64], is_cat: &[bool]) -> Option<(Gp, Vec<f64>)> {
-    let clipped: Vec<f64>;
-    let ys = if let Ok(q) = std::env::var("KILN_GP_CLIP").map(|q| q.parse::<f64>().unwrap_or(0.5)) {
-        let mut sorted = ys.to_vec();
-        sorted.sort_by(|a, b| a.total_cmp(b));
-        let cap = sorted[((sorted.len() - 1) as f64 * q) as usize];
-        clipped = ys.iter().map(|y| y.min(cap)).collect();
-        &clipped[..]
-    } else {
-        ys
-    };
-    let n = ys.len() as f64;
-    let mn = ys.iter().copied().fold(f64::INFINITY, f64::min);
-    let mx = ys.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let range = mx - mn;
-    let mut warps: Vec<Option<f64>> = vec![None];
-    if range > 0.0 && range.is_finite() {
-        warps.extend(LOG_WARP_OFFSETS.iter().map(|c| Some(c * range)));
-    }
-    if let Ok(e) = std::env::var("KILN_GP_WARPS") {
-        warps = e.split(',').map(|c| c.parse::<f64>().ok().map(|c| c * range)).collect();
-    }
-    let mut best: Option<(f64, Gp, Vec<f64>)> = None;
-    for warp in warps {
-        let (w, log_jac): (Vec<f64>, f64) = match warp {
-            None => (ys.to_vec(), 0.0),
-            Some(c) => (
-                ys.iter().map(|y| (y - mn + c).ln()).collect(),
-                -ys.iter().map(|y| (y - mn + c).ln()).sum::<f64>(),
-            ),
-        };
-        let mean = w.iter().sum::<f64>() / n;
-        let sd = (w.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-        let sd = if sd > 0.0 { sd } else { 1.0 };
-        let z: Vec<f64> = w.iter().map(|v| (v - mean) / sd).collect();
-        let Some((gp, nlp)) = Gp::fit(xs.to_vec(), &z, is_cat.to_vec()) else { continue };
-        // -log p(y) = -log p(z) - log|dz/dy| = nlp - log_jac + n ln sd.
-        let score = nlp - log_jac + n * sd.ln();
-        if best.as_ref().is_none_or(|(b, _, _)| score < *b) {
-            best = Some((score, gp, z));
-        }
-    }
-    best.map(|(_, gp, z)| (gp, z))
+/// Fits the GP to `ys` (minimisation) after capping every value worse than
+/// the `q`-quantile at that quantile, then standardising. The bad half of the
+/// space then reads as a flat plateau instead of dominating the fit (steep
+/// walls of a heavy-tailed objective otherwise shorten the lengthscales and
+/// inflate the noise where it does not matter); the good region keeps its
+/// real values. Returns the GP and the standardised values it was fit to.
+fn fit_clipped(xs: &[Vec<f64>], ys: &[f64], is_cat: &[bool], q: f64) -> Option<(Gp, Vec<f64>)> {
+    let mut sorted = ys.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let cap = sorted[((sorted.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize];
+    let w: Vec<f64> = ys.iter().map(|y| y.min(cap)).collect();
+    let n = w.len() as f64;
+    let mean = w.iter().sum::<f64>() / n;
+    let sd = (w.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let sd = if sd > 0.0 { sd } else { 1.0 };
+    let z: Vec<f64> = w.iter().map(|v| (v - mean) / sd).collect();
+    let (gp, _) = Gp::fit(xs.to_vec(), &z, is_cat.to_vec())?;
+    Some((gp, z))
 }
 
 /// Unit coordinates of a trial over the dims (categoricals as indices).
@@ -535,7 +509,7 @@ impl Sampler for GpSampler {
             return Ok(startup());
         }
         let is_cat: Vec<bool> = dims.iter().map(|(_, d)| d.is_categorical()).collect();
-        let Some((mut gp, y_std)) = fit_warped(&xs, &ys, &is_cat) else {
+        let Some((mut gp, y_std)) = fit_clipped(&xs, &ys, &is_cat, CLIP_QUANTILE) else {
             return Ok(startup());
         };
         let best = y_std.iter().copied().fold(f64::INFINITY, f64::min);

@@ -20,7 +20,7 @@ use crate::error::Result;
 use crate::pareto::{select_best, to_min};
 use crate::rng::Rng;
 use crate::space::{Distribution, SearchSpace};
-use crate::stats::{log_norm_mass, sample_truncnorm};
+use crate::stats::{log_norm_mass_fast, sample_truncnorm};
 use crate::trial::{FrozenTrial, TrialState};
 
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
@@ -48,22 +48,43 @@ impl TpeSampler {
 
     /// Splits the trials that have every one of `names` into (good, bad), or
     /// None while fewer than `n_startup` of them are finished.
-    fn split<'a>(&self, ctx: &'a SampleContext, names: &[&String]) -> Option<(Vec<&'a FrozenTrial>, Vec<&'a FrozenTrial>)> {
-        let has_all = |t: &FrozenTrial| names.iter().all(|n| t.params.contains_key(*n));
-        let mut complete: Vec<&FrozenTrial> = Vec::new();
-        let mut pruned: Vec<&FrozenTrial> = Vec::new();
-        let mut running: Vec<&FrozenTrial> = Vec::new();
+    fn split<'a>(&self, ctx: &'a SampleContext, names: &[&String]) -> Option<(Vec<Obs<'a>>, Vec<Obs<'a>>)> {
+        // `names` and each trial's params are both sorted: one merge walk per trial.
+        let row = |t: &FrozenTrial| -> Option<Vec<f64>> {
+            let mut out = Vec::with_capacity(names.len());
+            let mut it = t.params.iter();
+            for n in names {
+                loop {
+                    let (k, p) = it.next()?;
+                    match k.as_str().cmp(n.as_str()) {
+                        std::cmp::Ordering::Less => continue,
+                        std::cmp::Ordering::Equal => {
+                            out.push(p.internal);
+                            break;
+                        }
+                        std::cmp::Ordering::Greater => return None,
+                    }
+                }
+            }
+            Some(out)
+        };
+        let mut complete: Vec<Obs<'a>> = Vec::new();
+        let mut pruned: Vec<Obs<'a>> = Vec::new();
+        let mut running: Vec<Obs<'a>> = Vec::new();
         for t in ctx.trials.iter() {
-            if t.number == ctx.number || !has_all(t) {
+            if t.number == ctx.number {
                 continue;
             }
-            match t.state {
+            let bucket = match t.state {
                 TrialState::Complete if t.values.as_ref().is_some_and(|v| v.len() == ctx.directions.len()) => {
-                    complete.push(t)
+                    &mut complete
                 }
-                TrialState::Pruned => pruned.push(t),
-                TrialState::Running if self.constant_liar => running.push(t),
-                _ => {}
+                TrialState::Pruned => &mut pruned,
+                TrialState::Running if self.constant_liar => &mut running,
+                _ => continue,
+            };
+            if let Some(x) = row(t) {
+                bucket.push(Obs { trial: t, x });
             }
         }
         if complete.len() + pruned.len() < self.n_startup.max(1) {
@@ -72,38 +93,40 @@ impl TpeSampler {
         // Order complete trials best first.
         if ctx.single_objective() {
             let d = ctx.directions[0];
-            complete.sort_by(|a, b| {
-                let va = d.to_min(a.value().unwrap_or(f64::NAN));
-                let vb = d.to_min(b.value().unwrap_or(f64::NAN));
-                va.total_cmp(&vb).then(a.number.cmp(&b.number))
+            complete.sort_by_cached_key(|o| {
+                let v = d.to_min(o.trial.value().unwrap_or(f64::NAN));
+                // total order on floats as integers
+                let bits = v.to_bits() as i64;
+                (bits ^ ((((bits >> 63) as u64) >> 1) as i64), o.trial.number)
             });
         } else {
             let pts: Vec<Vec<f64>> = complete
                 .iter()
-                .map(|t| to_min(ctx.directions, t.values.as_deref().unwrap_or(&[])))
+                .map(|o| to_min(ctx.directions, o.trial.values.as_deref().unwrap_or(&[])))
                 .collect();
             let order = select_best(&pts, pts.len());
-            complete = order.into_iter().map(|i| complete[i]).collect();
+            let mut slots: Vec<Option<Obs<'a>>> = complete.into_iter().map(Some).collect();
+            complete = order.into_iter().filter_map(|i| slots[i].take()).collect();
         }
         let d0 = ctx.directions.first().copied();
         pruned.sort_by(|a, b| {
-            let (sa, va) = a.last_intermediate().unwrap_or((i64::MIN, f64::INFINITY));
-            let (sb, vb) = b.last_intermediate().unwrap_or((i64::MIN, f64::INFINITY));
+            let (sa, va) = a.trial.last_intermediate().unwrap_or((i64::MIN, f64::INFINITY));
+            let (sb, vb) = b.trial.last_intermediate().unwrap_or((i64::MIN, f64::INFINITY));
             let (va, vb) = match d0 {
                 Some(d) => (d.to_min(va), d.to_min(vb)),
                 None => (va, vb),
             };
-            sb.cmp(&sa).then(va.total_cmp(&vb)).then(a.number.cmp(&b.number))
+            sb.cmp(&sa).then(va.total_cmp(&vb)).then(a.trial.number.cmp(&b.trial.number))
         });
         let n = complete.len() + pruned.len() + running.len();
         let n_below = gamma(n).min(complete.len() + pruned.len()).max(1);
-        let mut ranked: Vec<&FrozenTrial> = complete;
+        let mut ranked: Vec<Obs<'a>> = complete;
         ranked.extend(pruned);
-        let mut above: Vec<&FrozenTrial> = ranked.split_off(n_below.min(ranked.len()));
+        let mut above: Vec<Obs<'a>> = ranked.split_off(n_below.min(ranked.len()));
         above.extend(running);
         let mut below = ranked;
-        below.sort_by_key(|t| t.number);
-        above.sort_by_key(|t| t.number);
+        below.sort_by_key(|o| o.trial.number);
+        above.sort_by_key(|o| o.trial.number);
         Some((below, above))
     }
 
@@ -111,8 +134,8 @@ impl TpeSampler {
     fn sample_group(
         &self,
         rng: &mut Rng,
-        below: &[&FrozenTrial],
-        above: &[&FrozenTrial],
+        below: &[Obs],
+        above: &[Obs],
         space: &[(&String, &Distribution)],
         multivariate: bool,
     ) -> Vec<f64> {
@@ -180,6 +203,12 @@ enum Kernel {
     Cat { log_probs: Vec<Vec<f64>> },
 }
 
+/// A trial's internal values over the sampled parameters.
+struct Obs<'a> {
+    trial: &'a FrozenTrial,
+    x: Vec<f64>,
+}
+
 struct Parzen {
     log_weights: Vec<f64>,
     weights: Vec<f64>,
@@ -187,7 +216,7 @@ struct Parzen {
 }
 
 impl Parzen {
-    fn build(obs: &[&FrozenTrial], space: &[(&String, &Distribution)], multivariate: bool, prior_weight: f64) -> Parzen {
+    fn build(obs: &[Obs], space: &[(&String, &Distribution)], multivariate: bool, prior_weight: f64) -> Parzen {
         let n = obs.len();
         let mut weights = age_weights(n);
         weights.push(prior_weight);
@@ -197,8 +226,9 @@ impl Parzen {
         let d = space.len();
         let kernels = space
             .iter()
-            .map(|(name, dist)| {
-                let xs: Vec<f64> = obs.iter().map(|t| t.internal(name).unwrap_or(0.0)).collect();
+            .enumerate()
+            .map(|(j, (_, dist))| {
+                let xs: Vec<f64> = obs.iter().map(|o| o.x[j]).collect();
                 match dist {
                     Distribution::Categorical { choices } => {
                         let k = choices.len().max(1);
@@ -235,10 +265,16 @@ impl Parzen {
                         if let Some(last) = sigmas.last_mut() {
                             *last = range;
                         }
+                        let mut last_sigma = (f64::NAN, 0.0);
                         let log_consts = mus
                             .iter()
                             .zip(&sigmas)
-                            .map(|(mu, s)| -s.ln() - log_norm_mass((lo - mu) / s, (hi - mu) / s) - LN_SQRT_2PI)
+                            .map(|(mu, s)| {
+                                if last_sigma.0 != *s {
+                                    last_sigma = (*s, s.ln());
+                                }
+                                -last_sigma.1 - log_norm_mass_fast((lo - mu) / s, (hi - mu) / s) - LN_SQRT_2PI
+                            })
                             .collect();
                         Kernel::Num {
                             inv_sigmas: sigmas.iter().map(|s| 1.0 / s).collect(),
@@ -303,7 +339,8 @@ impl Parzen {
         if !mx.is_finite() {
             return mx;
         }
-        mx + acc.iter().map(|a| (a - mx).exp()).sum::<f64>().ln()
+        // Terms below exp(-40) of the largest do not change the sum.
+        mx + acc.iter().filter(|a| **a - mx > -40.0).map(|a| (a - mx).exp()).sum::<f64>().ln()
     }
 }
 

@@ -119,10 +119,10 @@ impl Storage for MemoryStorage {
         let mut t = FrozenTrial::new(0, 0, req.state);
         t.params = req.params;
         t.attrs = req.attrs;
-        t.worker = req.worker;
+        t.worker = req.worker.clone();
         if req.state == TrialState::Running {
             t.start_ms = Some(now);
-            t.heartbeat_ms = Some(now);
+            t.heartbeat_ms = req.worker.is_some().then_some(now);
         }
         s.push_trial(study_id, t).map(Some)
     }

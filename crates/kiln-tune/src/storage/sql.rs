@@ -62,6 +62,11 @@ impl SqlStorage {
     }
 
     fn run<T: Send + 'static>(&self, fut: impl Future<Output = T> + Send + 'static) -> Result<T> {
+        // On a plain thread, drive the future here (no hand-off); inside a
+        // runtime's context (e.g. `spawn_blocking`), hand it to the runtime.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Ok(self.handle.block_on(fut));
+        }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.handle.spawn(async move {
             let _ = tx.send(fut.await);

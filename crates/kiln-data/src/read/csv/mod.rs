@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use self::infer::Kind;
 use self::parse::{parse_range, ColumnSpec, Mode, Nulls, Plan, RangeError, RangeOutput};
 use self::scan::{record_fields, skip_blank_lines, split_block, Dialect};
-use super::source::{read_full, Input};
+use super::source::Input;
 use super::{threads, Probe, ProgressState, ReadOptions};
 use crate::error::{DataError, Location, Result};
 use crate::table::Origin;
@@ -196,15 +196,23 @@ fn header(
 }
 
 /// Appends to `buf` until it holds `want` bytes or the input ends; true at the end.
+/// (Reads into the spare capacity: no zero-filling.)
 fn fill_to(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize, name: &str) -> Result<bool> {
     let have = buf.len();
     if want <= have {
         return Ok(false);
     }
-    buf.resize(want, 0);
-    let n = read_full(r, &mut buf[have..], name)?;
-    buf.truncate(have + n);
-    Ok(have + n < want)
+    buf.reserve(want - have);
+    loop {
+        let before = buf.len();
+        match r.take((want - before) as u64).read_to_end(buf) {
+            Ok(0) => return Ok(true),
+            Ok(_) if buf.len() >= want => return Ok(false),
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(DataError::in_file(name, format!("read error: {e}"))),
+        }
+    }
 }
 
 /// Reads the whole file with the target's types for its columns.
@@ -287,6 +295,7 @@ fn read_pass(
         .map_err(|e| DataError::in_file(name, format!("read error: {e}")))?;
     progress.advance(probe.data_start);
     let mut buf = Vec::with_capacity(block);
+    let mut spare: Vec<u8> = Vec::with_capacity(block);
     let mut eof = fill_to(&mut *reader, &mut buf, block, name)?;
     let mut offset = probe.data_start; // file offset of buf[0]
     let mut rows = 0u64;
@@ -304,7 +313,10 @@ fn read_pass(
             eof = fill_to(&mut *reader, &mut buf, want, name)?;
             continue;
         }
-        let mut next = Vec::with_capacity(block + buf.len() - split.complete);
+        // The next block starts with this one's incomplete last record; the
+        // buffers are reused, so a block costs no allocation or page faults.
+        let mut next = std::mem::take(&mut spare);
+        next.clear();
         next.extend_from_slice(&buf[split.complete..]);
         let mut results: Vec<RangeOutput> = Vec::new();
         let mut next_eof = eof;
@@ -355,7 +367,7 @@ fn read_pass(
         if eof {
             break;
         }
-        buf = next;
+        spare = std::mem::replace(&mut buf, next);
         eof = next_eof;
     }
     Ok(out)

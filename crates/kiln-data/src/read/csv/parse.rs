@@ -122,8 +122,17 @@ pub(crate) struct Plan<'a> {
 /// Parses `buf` (whole records) into a batch with `plan.schema`.
 pub(crate) fn parse_range(buf: &[u8], plan: &Plan<'_>) -> RangeOutput {
     if memchr::memchr(plan.dialect.quote, buf).is_none() {
+        // Numbers need no UTF-8 check (the number parser takes ASCII only; a
+        // cell it rejects is checked on its own); text columns need the range valid.
+        let numeric = plan
+            .specs
+            .iter()
+            .all(|s| matches!(s.data_type, DataType::Float64 | DataType::Int64));
+        if numeric {
+            return parse_fused(buf, None, plan);
+        }
         if let Ok(text) = std::str::from_utf8(buf) {
-            return parse_fused(text, plan);
+            return parse_fused(buf, Some(text), plan);
         }
     }
     parse_general(buf, plan)
@@ -268,8 +277,7 @@ fn field_end(b: &[u8], p: usize, delim: u8) -> usize {
 
 /// The fast path for ranges without quotes: one pass over the text, numbers
 /// parsed where they stand (the parser finds the field's end), no field table.
-fn parse_fused(text: &str, plan: &Plan<'_>) -> RangeOutput {
-    let b = text.as_bytes();
+fn parse_fused(b: &[u8], text: Option<&str>, plan: &Plan<'_>) -> RangeOutput {
     let n = b.len();
     if n >= u32::MAX as usize {
         return parse_general(b, plan);
@@ -316,7 +324,9 @@ fn parse_fused(text: &str, plan: &Plan<'_>) -> RangeOutput {
                     }
                     _ => {
                         let end = field_end(b, pos, delim);
-                        let raw = cell(text, pos, end, last);
+                        let Ok(raw) = cell(b, pos, end, last) else {
+                            return failed(ncols, utf8_cell_error(b, pos, end, rec, j));
+                        };
                         pos = end;
                         if plan.nulls.is_null(raw) {
                             values.push(0.0);
@@ -346,7 +356,9 @@ fn parse_fused(text: &str, plan: &Plan<'_>) -> RangeOutput {
                     }
                     _ => {
                         let end = field_end(b, pos, delim);
-                        let raw = cell(text, pos, end, last);
+                        let Ok(raw) = cell(b, pos, end, last) else {
+                            return failed(ncols, utf8_cell_error(b, pos, end, rec, j));
+                        };
                         pos = end;
                         if plan.nulls.is_null(raw) {
                             values.push(0);
@@ -365,7 +377,11 @@ fn parse_fused(text: &str, plan: &Plan<'_>) -> RangeOutput {
                 },
                 Sink::Spans(spans) => {
                     let end = field_end(b, pos, delim);
-                    let e = if last && end > pos && b[end - 1] == b'\r' { end - 1 } else { end };
+                    let e = if last && end > pos && b[end - 1] == b'\r' {
+                        end - 1
+                    } else {
+                        end
+                    };
                     spans.push((pos as u32, e as u32));
                     pos = end;
                 }
@@ -397,7 +413,12 @@ fn parse_fused(text: &str, plan: &Plan<'_>) -> RangeOutput {
                 Some(b'\r') => pos += if b.get(pos + 1) == Some(&b'\n') { 2 } else { 1 },
                 Some(_) => {
                     let found = super::scan::record_fields(b, rec_start, plan.dialect).map_or(0, |(f, _)| f.len());
-                    let mut e = error_at(rec, rec_start, 0, format!("found {found} fields, expected {ncols} (one per column)"));
+                    let mut e = error_at(
+                        rec,
+                        rec_start,
+                        0,
+                        format!("found {found} fields, expected {ncols} (one per column)"),
+                    );
                     e.column = None;
                     return failed(ncols, e);
                 }
@@ -419,7 +440,7 @@ fn parse_fused(text: &str, plan: &Plan<'_>) -> RangeOutput {
             }
             Sink::Spans(spans) => {
                 let col = Column {
-                    text,
+                    text: text.unwrap_or(""),
                     cells: Cells::Spans(&spans),
                     n: rec,
                     has_quotes: false,
@@ -446,15 +467,36 @@ fn parse_fused(text: &str, plan: &Plan<'_>) -> RangeOutput {
             widen: widen_out,
             error: None,
         },
-        Err(e) => failed(ncols, error_at(0, 0, 0, format!("internal error building a record batch: {e}"))),
+        Err(e) => failed(
+            ncols,
+            error_at(0, 0, 0, format!("internal error building a record batch: {e}")),
+        ),
     }
 }
 
 /// The text of a cell, without the `\r` of a `\r\n` line end.
 #[inline]
-fn cell(text: &str, start: usize, end: usize, last: bool) -> &str {
-    let e = if last && end > start && text.as_bytes()[end - 1] == b'\r' { end - 1 } else { end };
-    text.get(start..e).unwrap_or("")
+fn cell(b: &[u8], start: usize, end: usize, last: bool) -> std::result::Result<&str, std::str::Utf8Error> {
+    let e = if last && end > start && b[end - 1] == b'\r' {
+        end - 1
+    } else {
+        end
+    };
+    std::str::from_utf8(&b[start..e])
+}
+
+/// A cell that is not UTF-8, as the general path reports it.
+fn utf8_cell_error(b: &[u8], start: usize, end: usize, record: usize, column: usize) -> RangeError {
+    let at = start + std::str::from_utf8(&b[start..end]).err().map_or(0, |e| e.valid_up_to());
+    RangeError {
+        record,
+        offset: at,
+        column: Some(column),
+        message: format!(
+            "invalid UTF-8 (byte 0x{:02X} at this point); CSV files must be UTF-8 text",
+            b.get(at).copied().unwrap_or(0)
+        ),
+    }
 }
 
 fn error_at(record: usize, offset: usize, column: usize, message: String) -> RangeError {

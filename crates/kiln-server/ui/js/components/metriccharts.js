@@ -9,6 +9,9 @@ import { h, mount } from '../dom.js';
 import { fmtTime, fmtTick, fmtCount } from '../format.js';
 import { LineChart } from '../charts/line.js';
 
+/** Charts loaded without waiting to be scrolled into view. */
+const EAGER = 6;
+
 const AXES = [
   ['step', 'Step'],
   ['relative', 'Relative time'],
@@ -102,7 +105,8 @@ export function createMetricCharts({ runs, keys, focus = '', title = 'Metrics' }
       c.chart.setOptions({ logY: state.logY, smoothing: state.smoothing });
       c.chart.setMessage('Loading…');
       charts.set(key, c);
-      observer.observe(card);
+      // The first charts load at once; the rest when they scroll into view.
+      if (charts.size <= EAGER) load(c, null); else observer.observe(card);
     }
     if (focus && charts.has(focus)) {
       const c = charts.get(focus);

@@ -53,8 +53,11 @@ export function createRunTable({ onSort, onOpen, onToggle, onSelect }) {
       }
       const attrs = { role: 'columnheader', title: c.title || c.label };
       if (c.sortable) {
-        attrs.tabindex = '-1';
+        attrs.tabindex = '0';
         attrs['aria-sort'] = sort && sort.id === c.id ? (sort.dir === 'asc' ? 'ascending' : 'descending') : 'none';
+        attrs.onkeydown = (e) => {
+          if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); e.currentTarget.click(); }
+        };
         attrs.onclick = () => {
           let next;
           if (!sort || sort.id !== c.id) next = { id: c.id, dir: c.numeric || c.id === 'start' ? 'desc' : 'asc' };

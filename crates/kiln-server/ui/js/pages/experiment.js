@@ -71,6 +71,17 @@ function orderBy(sort) {
   return [`${sort.id.slice(0, dot)}.${quoteKey(sort.id.slice(dot + 1))} ${dir}`];
 }
 
+/** The runs/table request for the page's state (without offset and limit). */
+function tableRequest(id, state) {
+  return {
+    experiment_ids: [id],
+    filter: state.filter,
+    order_by: orderBy(state.sort),
+    view_type: state.deleted ? 'ALL' : 'ACTIVE_ONLY',
+    columns: state.columns,
+  };
+}
+
 function parseSort(s) {
   if (!s) return null;
   const i = s.lastIndexOf(':');
@@ -82,6 +93,17 @@ function parseSort(s) {
 export async function render(root, { id }, query) {
   title('Experiment');
   mount(root, loading('Loading experiment…'));
+  const state = {
+    filter: query.get('filter') || '',
+    sort: parseSort(query.get('sort')),
+    deleted: query.get('deleted') === '1',
+    columns: load(`cols.${id}`, null),
+  };
+  // With remembered columns the first page of runs is asked for at once, alongside
+  // the experiment and its keys (otherwise the default columns need the keys first).
+  let prefetch = state.columns
+    ? api.post('/kiln/runs/table', { ...tableRequest(id, state), offset: 0, limit: FIRST_PAGE }).catch((e) => ({ failed: e }))
+    : null;
   let exp;
   let keys;
   try {
@@ -100,12 +122,7 @@ export async function render(root, { id }, query) {
   }
   title(exp.name);
 
-  const state = {
-    filter: query.get('filter') || '',
-    sort: parseSort(query.get('sort')),
-    deleted: query.get('deleted') === '1',
-    columns: load(`cols.${id}`, null) || defaultColumns(keys),
-  };
+  if (!state.columns) state.columns = defaultColumns(keys);
   const expanded = new Set();
   let runs = [];
   let total = 0;
@@ -200,15 +217,7 @@ export async function render(root, { id }, query) {
     countEl.textContent = `${fmtCount(total)} run${total === 1 ? '' : 's'}${restLoading ? ` · loading ${fmtCount(total - runs.length)} more…` : ''}`;
   }
 
-  function baseRequest() {
-    return {
-      experiment_ids: [id],
-      filter: state.filter,
-      order_by: orderBy(state.sort),
-      view_type: state.deleted ? 'ALL' : 'ACTIVE_ONLY',
-      columns: state.columns,
-    };
-  }
+  const baseRequest = () => tableRequest(id, state);
 
   async function reload(keepScroll = true) {
     const gen = ++loadGen;
@@ -216,7 +225,13 @@ export async function render(root, { id }, query) {
     if (!runs.length) mount(tableHolder, loading('Loading runs…'));
     let first;
     try {
-      first = await api.post('/kiln/runs/table', { ...base, offset: 0, limit: FIRST_PAGE });
+      if (prefetch) {
+        first = await prefetch;
+        prefetch = null;
+        if (first.failed) throw first.failed;
+      } else {
+        first = await api.post('/kiln/runs/table', { ...base, offset: 0, limit: FIRST_PAGE });
+      }
     } catch (e) {
       if (gen !== loadGen) return;
       if (e.status >= 400 && e.status < 500 && state.filter) {

@@ -77,7 +77,12 @@ export async function render(root, { id }, query) {
   title(info.run_name || info.run_id);
   let tab = query.get('tab') || 'overview';
   if (!TABS.some(([t]) => t === tab)) tab = 'overview';
-  const exp = await api.get('/mlflow/experiments/get', { experiment_id: info.experiment_id }).then((r) => r.experiment).catch(() => null);
+  // The experiment's name is only for the breadcrumb: it does not hold up the page.
+  let exp = null;
+  api.get('/mlflow/experiments/get', { experiment_id: info.experiment_id }).then((r) => {
+    exp = r.experiment;
+    mount(headerBox, header());
+  }).catch(() => {});
 
   const tabBar = h('div.tabs', { role: 'tablist' });
   const content = h('div');
