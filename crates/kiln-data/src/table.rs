@@ -187,7 +187,9 @@ impl Table {
     pub fn take(&self, indices: &[usize]) -> Result<Table> {
         let n = self.num_rows();
         if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
-            return Err(DataError::msg(format!("row index {bad} out of range for a table of {n} rows")));
+            return Err(DataError::msg(format!(
+                "row index {bad} out of range for a table of {n} rows"
+            )));
         }
         if self.batches.len() <= 1 {
             let batch = self.concat()?;
@@ -240,7 +242,10 @@ impl Table {
     pub fn locations_of(&self, indices: &[usize]) -> Vec<String> {
         indices
             .iter()
-            .map(|&i| self.locate(i).map_or_else(|| (i + 1).to_string(), |(f, r)| format!("{f}:{r}")))
+            .map(|&i| {
+                self.locate(i)
+                    .map_or_else(|| (i + 1).to_string(), |(f, r)| format!("{f}:{r}"))
+            })
             .collect()
     }
 

@@ -35,6 +35,14 @@ pub trait Callback: Send {
     }
     /// Called once when training ends (normally or stopped).
     fn on_end(&mut self, _iterations: usize) {}
+    /// Whether this callback wants a snapshot of the model after `iteration`.
+    fn wants_checkpoint(&self, _iteration: usize) -> bool {
+        false
+    }
+    /// The snapshot asked for by [`Callback::wants_checkpoint`]; an error stops the fit.
+    fn on_checkpoint(&mut self, _iteration: usize, _model: &crate::SavedModel) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The callbacks of one fit, run in order; any `Stop` stops the fit. They may
@@ -82,6 +90,70 @@ impl<'a> Callbacks<'a> {
         for cb in &mut self.list {
             cb.on_end(iterations);
         }
+    }
+
+    /// Whether any callback wants a snapshot after `iteration`.
+    pub fn wants_checkpoint(&self, iteration: usize) -> bool {
+        self.list.iter().any(|c| c.wants_checkpoint(iteration))
+    }
+
+    /// Hands a snapshot to the callbacks that asked for one.
+    pub fn on_checkpoint(&mut self, iteration: usize, model: &crate::SavedModel) -> Result<(), String> {
+        for cb in &mut self.list {
+            if cb.wants_checkpoint(iteration) {
+                cb.on_checkpoint(iteration, model)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes the model every `every` iterations to `dir/checkpoint-<iteration>.json`
+/// (written to a temporary name, then renamed, so a checkpoint is whole or absent).
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    dir: std::path::PathBuf,
+    every: usize,
+    written: Vec<std::path::PathBuf>,
+}
+
+impl Checkpoint {
+    pub fn new(dir: impl Into<std::path::PathBuf>, every: usize) -> Checkpoint {
+        Checkpoint {
+            dir: dir.into(),
+            every: every.max(1),
+            written: Vec::new(),
+        }
+    }
+
+    /// The checkpoint files written so far, in order.
+    pub fn written(&self) -> &[std::path::PathBuf] {
+        &self.written
+    }
+
+    /// Reads a checkpoint back.
+    pub fn load(path: &std::path::Path) -> Result<crate::SavedModel, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: not a checkpoint: {e}", path.display()))
+    }
+}
+
+impl Callback for Checkpoint {
+    fn on_iteration(&mut self, _report: &IterationReport<'_>) -> Control {
+        Control::Continue
+    }
+    fn wants_checkpoint(&self, iteration: usize) -> bool {
+        iteration.is_multiple_of(self.every)
+    }
+    fn on_checkpoint(&mut self, iteration: usize, model: &crate::SavedModel) -> Result<(), String> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
+        let path = self.dir.join(format!("checkpoint-{iteration}.json"));
+        let tmp = self.dir.join(format!(".checkpoint-{iteration}.json.tmp"));
+        let bytes = serde_json::to_vec(model).map_err(|e| e.to_string())?;
+        std::fs::write(&tmp, bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+        self.written.push(path);
+        Ok(())
     }
 }
 

@@ -19,5 +19,7 @@ pub mod lightgbm;
 pub mod linear;
 pub mod params;
 
-pub use callback::{Callback, Callbacks, Cancel, Control, EarlyStopping, FnCallback, History, IterationReport};
+pub use callback::{
+    Callback, Callbacks, Cancel, Checkpoint, Control, EarlyStopping, FnCallback, History, IterationReport,
+};
 pub use learner::{load_model, LearnError, Learner, Model, Predictions, SavedModel, Task, TrainSet};

@@ -718,6 +718,21 @@ impl Learner for LightGbmLearner {
                 iteration: round,
                 metrics: &report,
             };
+            if callbacks.wants_checkpoint(round) {
+                let snapshot = SavedModel {
+                    kind: self.kind.clone(),
+                    task,
+                    features: train.x.names().to_vec(),
+                    state: serde_json::to_value(SavedState {
+                        model: model_to_string(&booster, -1)?,
+                        iterations: round,
+                    })
+                    .map_err(|e| LearnError::new(format!("serialising a checkpoint: {e}")))?,
+                };
+                callbacks
+                    .on_checkpoint(round, &snapshot)
+                    .map_err(|e| LearnError::new(format!("writing the checkpoint of round {round}: {e}")))?;
+            }
             let mut control = callbacks.on_iteration(&r);
             if let Some(es) = auto_stop.as_mut() {
                 if crate::callback::Callback::on_iteration(es, &r) == Control::Stop {

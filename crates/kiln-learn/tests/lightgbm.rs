@@ -294,3 +294,37 @@ fn config_defaults_are_lightgbms() {
     assert_eq!(p["num_leaves"], "31");
     assert_eq!(p["early_stopping"], "off");
 }
+
+#[test]
+fn checkpoints_are_whole_models_of_their_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = data(600, 4, 13, 2, 0.3);
+    let ck = kiln_learn::Checkpoint::new(dir.path(), 5);
+    let mut cbs = Callbacks::new().with(ck);
+    let full = learner(json!({"rounds": 12}))
+        .fit(Task::Binary, &TrainSet::new(&x, &y), None, &mut cbs)
+        .unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files, vec!["checkpoint-10.json", "checkpoint-5.json"]);
+    // The round-10 checkpoint predicts like a 10-round model and differs from the full one.
+    let ten = load_model(&kiln_learn::Checkpoint::load(&dir.path().join("checkpoint-10.json")).unwrap()).unwrap();
+    assert_eq!(ten.iterations(), Some(10));
+    let direct = learner(json!({"rounds": 10}))
+        .fit(Task::Binary, &TrainSet::new(&x, &y), None, &mut Callbacks::new())
+        .unwrap();
+    assert_eq!(ten.predict(&x).unwrap(), direct.predict(&x).unwrap());
+    assert_ne!(ten.predict(&x).unwrap(), full.predict(&x).unwrap());
+    // An unwritable folder stops the fit with the reason.
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let mut cbs = Callbacks::new().with(kiln_learn::Checkpoint::new(blocker.join("sub"), 2));
+    let e = learner(json!({"rounds": 5}))
+        .fit(Task::Binary, &TrainSet::new(&x, &y), None, &mut cbs)
+        .err()
+        .unwrap();
+    assert!(e.message.contains("checkpoint of round 2"), "{e}");
+}

@@ -55,6 +55,28 @@ pub struct Candidate {
     pub baseline: bool,
     /// Uses every core itself (LightGBM); trained alone rather than beside others.
     pub heavy: bool,
+    /// The hyperparameters the learner was built from (seed added).
+    pub params: BTreeMap<String, Value>,
+}
+
+impl Candidate {
+    /// The learner for a refit without validation rows (the final fit after
+    /// k-fold CV): early stopping off, and the rounds set to the mean of the
+    /// best iterations the folds found (when they found any).
+    pub fn refit_learner(&self, fold_iterations: &[usize]) -> Result<Option<Box<dyn Learner>>> {
+        if !self.params.contains_key("early_stopping") {
+            return Ok(None);
+        }
+        let mut p = self.params.clone();
+        p.remove("early_stopping");
+        if !fold_iterations.is_empty() {
+            let mean = fold_iterations.iter().sum::<usize>() as f64 / fold_iterations.len() as f64;
+            p.insert("rounds".into(), Value::from(mean.round().max(1.0) as u64));
+        }
+        learner(&self.kind, &p)
+            .map(Some)
+            .map_err(|e| anyhow!("{}: {e}", self.name))
+    }
 }
 
 /// A learner of `kind` from its hyperparameters.
@@ -132,6 +154,7 @@ pub fn build(cfg: &LoadedConfig, classification: bool) -> Result<Vec<Candidate>>
                 ensemble: None,
                 baseline: true,
                 heavy: false,
+                params,
             });
         }
     }
@@ -170,6 +193,7 @@ pub fn build(cfg: &LoadedConfig, classification: bool) -> Result<Vec<Candidate>>
                     ensemble: Some(EnsembleSpec::Voting { members, weights }),
                     baseline: false,
                     heavy: false,
+                    params: BTreeMap::new(),
                 }
             }
             "stacking" => {
@@ -201,6 +225,7 @@ pub fn build(cfg: &LoadedConfig, classification: bool) -> Result<Vec<Candidate>>
                     ensemble: Some(EnsembleSpec::Stacking { members, meta, folds }),
                     baseline: false,
                     heavy: true,
+                    params: BTreeMap::new(),
                 }
             }
             _ => {
@@ -213,6 +238,7 @@ pub fn build(cfg: &LoadedConfig, classification: bool) -> Result<Vec<Candidate>>
                     ensemble: None,
                     baseline: false,
                     heavy: matches!(kind, "lightgbm" | "random_forest"),
+                    params,
                 }
             }
         };

@@ -467,6 +467,8 @@ fn run_parent(ctx: &Ctx<'_>, mut prepared: Prepared, cands: Vec<Candidate>, t_al
 
     // CV scores first (each fold fits its own preprocessing).
     let mut cv: BTreeMap<String, Vec<Vec<(String, f64)>>> = BTreeMap::new();
+    // Best iterations per fold (early stopping), for the final refit's rounds.
+    let mut fold_iters: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     if let Some(folds) = &folds {
         ctx.progress.stage("cross-validating");
         for (k, (fit_rows, held)) in folds.iter().enumerate() {
@@ -484,6 +486,7 @@ fn run_parent(ctx: &Ctx<'_>, mut prepared: Prepared, cands: Vec<Candidate>, t_al
                         let m_valid =
                             evaluate::evaluate(p.task, &rd.y_valid, &pred, f64_weights(&rd.w_valid).as_deref());
                         cv.entry(c.name.clone()).or_default().push(m_valid);
+                        fold_iters.entry(c.name.clone()).or_default().extend(m.iterations());
                         fold_models.insert(c.name.clone(), m);
                     }
                     Err(e) => {
@@ -517,7 +520,17 @@ fn run_parent(ctx: &Ctx<'_>, mut prepared: Prepared, cands: Vec<Candidate>, t_al
         .map(|c| {
             (
                 c.name.clone(),
-                train_candidate(ctx, p, c, &main, &x_test, &y_test, w_test.as_deref(), cv.get(&c.name)),
+                train_candidate(
+                    ctx,
+                    p,
+                    c,
+                    &main,
+                    &x_test,
+                    &y_test,
+                    w_test.as_deref(),
+                    cv.get(&c.name),
+                    fold_iters.get(&c.name),
+                ),
             )
         })
         .collect();
@@ -525,14 +538,26 @@ fn run_parent(ctx: &Ctx<'_>, mut prepared: Prepared, cands: Vec<Candidate>, t_al
     for c in heavy {
         results.push((
             c.name.clone(),
-            train_candidate(ctx, p, c, &main, &x_test, &y_test, w_test.as_deref(), cv.get(&c.name)),
+            train_candidate(
+                ctx,
+                p,
+                c,
+                &main,
+                &x_test,
+                &y_test,
+                w_test.as_deref(),
+                cv.get(&c.name),
+                fold_iters.get(&c.name),
+            ),
         ));
     }
     for c in cands.iter().filter(|c| c.ensemble.is_some()) {
         let members: BTreeMap<String, Arc<dyn Model>> = fitted_models(&fitted, &results);
         results.push((
             c.name.clone(),
-            train_ensemble(ctx, p,
+            train_ensemble(
+                ctx,
+                p,
                 c,
                 &members,
                 &main,
@@ -765,6 +790,8 @@ fn ensemble_model(
                     let spec = &ctx.cfg.models[i];
                     let mut params = spec.params.clone();
                     params.remove("name");
+                    // Stacking fits its members without validation rows.
+                    params.remove("early_stopping");
                     candidates::learner(&spec.kind, &params).map_err(|e| anyhow!(e))
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -821,7 +848,7 @@ fn finish_candidate(
     w_test: Option<&[f64]>,
     cv: Option<&Vec<Vec<(String, f64)>>>,
 ) -> Result<Fitted> {
-        let task = p.task;
+    let task = p.task;
     let (valid_pred, valid_latency) = if main.x_valid.n_rows() > 0 {
         let (pr, l) = predict_timed(model.as_ref(), &main.x_valid)?;
         (Some(pr), l)
@@ -859,17 +886,21 @@ fn finish_candidate(
     let model_bytes = bytes.len();
 
     // Metrics: learning curves (step = iteration), final values, timings.
+    // Per-iteration metrics were streamed while it trained (MetricStream).
     let ts = kiln_store::now_ms();
     let mut metrics: Vec<Metric> = Vec::new();
-    for (it, ms) in &history {
-        for (k, v) in ms {
-            if v.is_finite() {
-                metrics.push(Metric::new(k.clone(), *v, ts, *it as i64));
-            }
-        }
-    }
+    // The final model's validation metrics, as the latest point of each
+    // curve -- unless the last iteration already logged that very value.
+    let last = history.last();
     for (k, v) in &valid {
-        metrics.push(Metric::new(format!("valid_{k}"), *v, ts, history.len() as i64));
+        let key = format!("valid_{k}");
+        let same = last.is_some_and(|(_, ms)| {
+            ms.iter()
+                .any(|(n, x)| n == &key && (x - v).abs() <= 1e-9 * v.abs().max(1.0))
+        });
+        if !same {
+            metrics.push(Metric::new(key, *v, ts, history.len() as i64));
+        }
     }
     for (k, v) in &valid_std {
         metrics.push(Metric::new(format!("cv_std_{k}"), *v, ts, 0));
@@ -896,7 +927,9 @@ fn finish_candidate(
         "model/MLmodel",
         mlmodel(&c.name, &run_id, task, &p.target).into_bytes(),
     )?;
-    log_plots(ctx, p,
+    log_plots(
+        ctx,
+        p,
         &run_id,
         c,
         model.as_ref(),
@@ -973,6 +1006,66 @@ fn fail_child(ctx: &Ctx<'_>, run_id: &str, e: &anyhow::Error) {
     let _ = ctx.tracker.end_run(run_id, RunStatus::Failed);
 }
 
+/// Logs each iteration's metrics to the candidate's run while it trains, in
+/// batches at most once a second, so a running run's curves move in the UI.
+/// A failed write is retried with the next batch; one still failing at the
+/// end is reported through `error`.
+struct MetricStream<'a> {
+    tracker: &'a dyn Tracker,
+    run_id: String,
+    pending: Vec<Metric>,
+    last_flush: Instant,
+    error: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl<'a> MetricStream<'a> {
+    fn new(tracker: &'a dyn Tracker, run_id: &str, error: Arc<std::sync::Mutex<Option<String>>>) -> MetricStream<'a> {
+        MetricStream {
+            tracker,
+            run_id: run_id.to_string(),
+            pending: Vec::new(),
+            last_flush: Instant::now(),
+            error,
+        }
+    }
+
+    fn flush(&mut self) -> std::result::Result<(), String> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.tracker
+            .log_batch(&self.run_id, &self.pending, &[], &[])
+            .map_err(|e| format!("{e:#}"))?;
+        self.pending.clear();
+        self.last_flush = Instant::now();
+        Ok(())
+    }
+}
+
+impl kiln_learn::Callback for MetricStream<'_> {
+    fn on_iteration(&mut self, r: &kiln_learn::IterationReport<'_>) -> kiln_learn::Control {
+        let ts = kiln_store::now_ms();
+        for (k, v) in r.metrics {
+            if v.is_finite() {
+                self.pending.push(Metric::new(k.clone(), *v, ts, r.iteration as i64));
+            }
+        }
+        if self.last_flush.elapsed().as_secs_f64() >= 1.0 {
+            // A failure keeps the batch for the next try.
+            let _ = self.flush();
+        }
+        kiln_learn::Control::Continue
+    }
+
+    fn on_end(&mut self, _iterations: usize) {
+        if let Err(e) = self.flush() {
+            if let Ok(mut g) = self.error.lock() {
+                *g = Some(e);
+            }
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn train_candidate(
     ctx: &Ctx<'_>,
@@ -983,8 +1076,19 @@ fn train_candidate(
     y_test: &[f64],
     w_test: Option<&[f64]>,
     cv: Option<&Vec<Vec<(String, f64)>>>,
+    fold_iters: Option<&Vec<usize>>,
 ) -> Result<Fitted> {
-    let learner = c.learner.as_ref().context("a learner")?;
+    // After CV the final fit has no validation rows: early stopping gives way
+    // to the mean best iteration of the folds.
+    let refit = if main.x_valid.n_rows() == 0 {
+        c.refit_learner(fold_iters.map_or(&[][..], |v| v.as_slice()))?
+    } else {
+        None
+    };
+    let learner = match &refit {
+        Some(l) => l,
+        None => c.learner.as_ref().context("a learner")?,
+    };
     let run_id = start_child(ctx, p, c)?;
     let result = (|| {
         let params: Vec<Tag> = learner
@@ -999,17 +1103,25 @@ fn train_candidate(
         let history = History::new();
         let progress = ctx.progress;
         let name = c.name.clone();
-        let mut cbs = Callbacks::new().with(history.clone()).with(kiln_learn::FnCallback(
-            move |r: &kiln_learn::IterationReport<'_>| {
+        let stream_error = Arc::new(std::sync::Mutex::new(None));
+        let mut cbs = Callbacks::new()
+            .with(history.clone())
+            .with(kiln_learn::FnCallback(move |r: &kiln_learn::IterationReport<'_>| {
                 progress.candidate_iteration(&name, r.iteration);
                 kiln_learn::Control::Continue
-            },
-        ));
+            }))
+            .with(MetricStream::new(ctx.tracker, &run_id, stream_error.clone()));
         let t = Instant::now();
         let model = fit_one(learner.as_ref(), p.task, main, &mut cbs)?;
         let fit_seconds = t.elapsed().as_secs_f64();
+        drop(cbs);
+        if let Some(e) = stream_error.lock().ok().and_then(|mut g| g.take()) {
+            bail!("logging the learning curves: {e}");
+        }
         data::log_memory(&format!("fit {}", c.name));
-        finish_candidate(ctx, p,
+        finish_candidate(
+            ctx,
+            p,
             c,
             run_id.clone(),
             model,
@@ -1063,7 +1175,9 @@ fn train_ensemble(
         let t = Instant::now();
         let model = ensemble_model(ctx, p, spec, members, main)?;
         let fit_seconds = t.elapsed().as_secs_f64();
-        finish_candidate(ctx, p,
+        finish_candidate(
+            ctx,
+            p,
             c,
             run_id.clone(),
             model,
@@ -1106,7 +1220,7 @@ fn log_plots(
     test_pred: &Predictions,
     y_test: &[f64],
 ) -> Result<()> {
-        if !history.is_empty() {
+    if !history.is_empty() {
         let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
         for (it, ms) in history {
             for (k, v) in ms {

@@ -195,9 +195,17 @@ fn binary_pipeline_tracks_every_candidate_and_registers_the_winner() {
         assert!(!bytes.is_empty(), "{f}");
     }
     // Worst rows: sorted by loss, each naming its file and row, with its raw values.
-    let worst = String::from_utf8(e.tracker.download(&format!("{root}/errors/worst_test_rows.csv")).unwrap()).unwrap();
+    let worst = String::from_utf8(
+        e.tracker
+            .download(&format!("{root}/errors/worst_test_rows.csv"))
+            .unwrap(),
+    )
+    .unwrap();
     let mut lines = worst.lines();
-    assert_eq!(lines.next().unwrap(), "_row,_loss,_predicted,_probability,id,x1,x2,color,y");
+    assert_eq!(
+        lines.next().unwrap(),
+        "_row,_loss,_predicted,_probability,id,x1,x2,color,y"
+    );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert!(!rows.is_empty() && rows.len() <= 100);
     let losses: Vec<f64> = rows.iter().map(|r| r[1].parse().unwrap()).collect();
@@ -248,13 +256,15 @@ fn multiclass_regression_and_cross_validation() {
 
     let e = env();
     let data = write_data(e.dir.path(), 400, "binary");
-    let text = config(&data, "binary", "")
-        .replace("valid = 0.2", "valid = 0.2\nfolds = 3")
-        .replace("early_stopping = 10\n", "");
+    let text = config(&data, "binary", "").replace("valid = 0.2", "valid = 0.2\nfolds = 3");
     let report = train(&e, &text).unwrap();
     assert!(report.cross_validated);
     let w = report.winner().unwrap();
     assert!(w.valid_std.iter().any(|(k, v)| k == "auc" && *v >= 0.0));
+    // The final LightGBM refit (no validation rows) used the folds' best rounds.
+    let lgb = report.entries.iter().find(|x| x.name == "lightgbm").unwrap();
+    assert!(lgb.error.is_none(), "{:?}", lgb.error);
+    assert!(lgb.iterations.unwrap() <= 40);
     let run = runs(&e).into_iter().find(|r| r.info.run_id == w.run_id).unwrap();
     let folds = e
         .tracker
@@ -300,7 +310,7 @@ fn ensembles_over_candidates() {
     let e = env();
     let data = write_data(e.dir.path(), 500, "binary");
     let extra = "[[model]]\nkind = \"voting\"\nmembers = [\"lightgbm\", \"logistic\"]\n\n[[model]]\nkind = \"stacking\"\nmembers = [\"lightgbm\", \"logistic\"]\nfolds = 3\n";
-    let text = config(&data, "binary", extra).replace("early_stopping = 10\n", "");
+    let text = config(&data, "binary", extra);
     let report = train(&e, &text).unwrap();
     for name in ["voting", "stacking"] {
         let x = report.entries.iter().find(|x| x.name == name).unwrap();

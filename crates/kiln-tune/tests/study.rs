@@ -335,3 +335,21 @@ fn a_lost_worker_trial_is_failed_and_retried_with_its_params() {
     assert_eq!(s.complete, 3);
     assert_eq!(trials.iter().filter(|t| t.state == TrialState::Complete).count(), 3);
 }
+
+#[test]
+fn parallel_jobs_do_not_sample_the_same_point() {
+    for kind in [SamplerKind::Tpe, SamplerKind::Gp, SamplerKind::Sobol] {
+        let study = Study::create(mem(), opts(kind, 9)).unwrap();
+        let objective = |t: &mut Trial| -> Result<f64, TrialError> {
+            let v = quad(t)?;
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            Ok(v)
+        };
+        study.optimize(&objective, &OptimizeOptions { n_trials: Some(24), timeout: None, n_jobs: 4 }).unwrap();
+        let mut points: Vec<String> = study.trials().unwrap().iter().map(|t| format!("{:?}", t.param_values())).collect();
+        let n = points.len();
+        points.sort();
+        points.dedup();
+        assert_eq!(points.len(), n, "{kind:?}: a point was sampled twice");
+    }
+}

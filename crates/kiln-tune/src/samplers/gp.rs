@@ -231,10 +231,8 @@ impl Gp {
         let mut t: Vec<f64> = self.inv_ls2.iter().map(|v| -0.5 * v.ln()).collect();
         t.push(self.signal.ln());
         // The noise is folded into the factor; recover it from the first diagonal element.
-        let n = self.x.len();
         let k00 = self.l[0] * self.l[0];
         t.push((k00 - self.signal - 1e-10).max(1e-12).ln());
-        let _ = n;
         t
     }
 
@@ -385,18 +383,14 @@ impl GpSampler {
             }
             pool.push(p);
         }
-        // Perturbations of the best observed points.
-        let mut order: Vec<usize> = (0..observed.len()).collect();
-        let ys: Vec<f64> = gp.alpha.iter().map(|_| 0.0).collect();
-        let _ = ys;
+        // Perturbations of the five observed points with the best predicted values.
         let mut obs_scores: Vec<(f64, usize)> = observed
             .iter()
             .enumerate()
             .map(|(i, x)| (gp.predict(x, false).0, i))
             .collect();
         obs_scores.sort_by(|a, b| a.0.total_cmp(&b.0));
-        order.clear();
-        order.extend(obs_scores.iter().take(5).map(|(_, i)| *i));
+        let order: Vec<usize> = obs_scores.iter().take(5).map(|(_, i)| *i).collect();
         for &i in &order {
             for _ in 0..64 {
                 let mut p = observed[i].clone();
