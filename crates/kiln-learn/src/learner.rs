@@ -172,6 +172,11 @@ pub trait Model: Send + Sync {
     fn iterations(&self) -> Option<usize> {
         None
     }
+    /// SHAP contributions per row, if the model has them: row-major, per class
+    /// (multiclass), one value per feature plus the expected value last.
+    fn contributions(&self, _x: &Matrix) -> Option<Result<Vec<f64>>> {
+        None
+    }
     fn save(&self) -> Result<SavedModel>;
 }
 

@@ -938,6 +938,10 @@ impl Model for LightGbmModel {
         Some(self.iterations)
     }
 
+    fn contributions(&self, x: &Matrix) -> Option<Result<Vec<f64>>> {
+        Some(LightGbmModel::contributions(self, x))
+    }
+
     fn save(&self) -> Result<SavedModel> {
         let model = model_to_string(&self.booster, -1)?;
         Ok(SavedModel {

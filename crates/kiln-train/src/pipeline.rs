@@ -936,6 +936,7 @@ fn finish_candidate(
         &history,
         valid_pred.as_ref(),
         main,
+        x_test,
         &test_pred,
         y_test,
     )?;
@@ -1217,6 +1218,7 @@ fn log_plots(
     history: &[(usize, Vec<(String, f64)>)],
     valid_pred: Option<&Predictions>,
     main: &RoundData,
+    x_test: &Matrix,
     test_pred: &Predictions,
     y_test: &[f64],
 ) -> Result<()> {
@@ -1295,6 +1297,34 @@ fn log_plots(
         let json = serde_json::json!({"labels": p.classes, "counts": counts, "on": on});
         ctx.tracker
             .log_artifact(run_id, "metrics/confusion_matrix.json", json.to_string().into_bytes())?;
+    }
+    // Mean |SHAP| per feature on (up to 2,000) test rows, for models that have them.
+    let sample: Vec<usize> = (0..x_test.n_rows())
+        .step_by(x_test.n_rows().div_ceil(2000).max(1))
+        .collect();
+    if !sample.is_empty() {
+        if let Some(Ok(c)) = model.contributions(&x_test.take_rows(&sample)) {
+            let f = model.features().len();
+            let width = f + 1;
+            let mut mean = vec![0.0f64; f];
+            for row in c.chunks(width) {
+                for (m, v) in mean.iter_mut().zip(row) {
+                    *m += v.abs();
+                }
+            }
+            let rows = (c.len() / width).max(1) as f64;
+            let json: Vec<serde_json::Value> = model
+                .features()
+                .iter()
+                .zip(&mean)
+                .map(|(n, v)| serde_json::json!({"feature": n, "mean_abs_shap": v / rows}))
+                .collect();
+            ctx.tracker.log_artifact(
+                run_id,
+                "metrics/shap_importance.json",
+                serde_json::to_vec_pretty(&json)?,
+            )?;
+        }
     }
     if let Some(imp) = model.feature_importance() {
         let names = model.features().to_vec();
