@@ -15,9 +15,7 @@ use serde_json::{json, Value};
 use kiln_store::{ErrorCode, StoreError};
 use kiln_tune::report::trial_json;
 use kiln_tune::study::{Outcome, Study, StudyOptions};
-use kiln_tune::{
-    Direction, ParamValue, PrunerConfig, SamplerConfig, SearchSpace, SqlStorage, Storage, TrialState,
-};
+use kiln_tune::{Direction, ParamValue, PrunerConfig, SamplerConfig, SearchSpace, SqlStorage, Storage, TrialState};
 
 use crate::req::{value_f64, value_str, Req};
 use crate::{ApiResult, AppState};
@@ -108,8 +106,9 @@ fn sampler_of(v: Option<&Value>) -> Result<SamplerConfig, StoreError> {
     match v {
         None | Some(Value::Null) => Ok(SamplerConfig::default()),
         Some(Value::String(s)) => SamplerConfig::parse_cli(s),
-        Some(obj @ Value::Object(_)) => serde_json::from_value(obj.clone())
-            .map_err(|e| StoreError::invalid(format!("parameter 'sampler': {e}"))),
+        Some(obj @ Value::Object(_)) => {
+            serde_json::from_value(obj.clone()).map_err(|e| StoreError::invalid(format!("parameter 'sampler': {e}")))
+        }
         Some(other) => Err(StoreError::invalid(format!(
             "parameter 'sampler' must be a name or an object, got {other}"
         ))),
@@ -120,8 +119,9 @@ fn pruner_of(v: Option<&Value>) -> Result<PrunerConfig, StoreError> {
     match v {
         None | Some(Value::Null) => Ok(PrunerConfig::default()),
         Some(Value::String(s)) => PrunerConfig::parse_cli(s),
-        Some(obj @ Value::Object(_)) => serde_json::from_value(obj.clone())
-            .map_err(|e| StoreError::invalid(format!("parameter 'pruner': {e}"))),
+        Some(obj @ Value::Object(_)) => {
+            serde_json::from_value(obj.clone()).map_err(|e| StoreError::invalid(format!("parameter 'pruner': {e}")))
+        }
         Some(other) => Err(StoreError::invalid(format!(
             "parameter 'pruner' must be a name or an object, got {other}"
         ))),
@@ -131,10 +131,9 @@ fn pruner_of(v: Option<&Value>) -> Result<PrunerConfig, StoreError> {
 async fn create(State(s): State<AppState>, r: Req) -> ApiResult {
     let name = r.str("name")?;
     let directions = directions_of(&r)?;
-    let space_v = r
-        .0
-        .get("space")
-        .ok_or_else(|| StoreError::invalid("parameter 'space' is required: an object of parameters"))?;
+    let space_v =
+        r.0.get("space")
+            .ok_or_else(|| StoreError::invalid("parameter 'space' is required: an object of parameters"))?;
     if !space_v.is_object() {
         return Err(StoreError::invalid("parameter 'space' must be an object of parameters").into());
     }
@@ -234,7 +233,9 @@ fn outcome_of(r: &Req) -> Result<Outcome, StoreError> {
                 .collect::<Result<_, _>>()?,
         ),
         (None, Some(other)) => {
-            return Err(StoreError::invalid(format!("parameter 'values' must be a list of numbers, got {other}")))
+            return Err(StoreError::invalid(format!(
+                "parameter 'values' must be a list of numbers, got {other}"
+            )))
         }
         (None, None) => None,
     };
@@ -245,7 +246,8 @@ fn outcome_of(r: &Req) -> Result<Outcome, StoreError> {
         )),
         (Some("PRUNED"), None) => Ok(Outcome::Pruned),
         (Some("FAIL"), None) => Ok(Outcome::Fail(
-            r.opt_str("reason")?.unwrap_or_else(|| "reported as failed by the client".into()),
+            r.opt_str("reason")?
+                .unwrap_or_else(|| "reported as failed by the client".into()),
         )),
         (Some("PRUNED" | "FAIL"), Some(_)) => Err(StoreError::invalid("a PRUNED or FAIL tell takes no values")),
         (Some(other), _) => Err(StoreError::invalid(format!(
@@ -310,7 +312,9 @@ async fn best(State(s): State<AppState>, r: Req) -> ApiResult {
         }
         match study.best_trial()? {
             Some(t) => Ok(json!({ "trial": trial_json(&t) })),
-            None => Err(StoreError::not_found(format!("study '{name}' has no complete trial yet"))),
+            None => Err(StoreError::not_found(format!(
+                "study '{name}' has no complete trial yet"
+            ))),
         }
     })
     .await?;
@@ -363,4 +367,3 @@ async fn importances(State(s): State<AppState>, r: Req) -> ApiResult {
     .await?;
     Ok(Json(json!({ "importances": out })))
 }
-

@@ -155,8 +155,8 @@ async fn run_keys(State(s): State<AppState>, headers: HeaderMap, r: Req) -> UiRe
 }
 
 async fn run_table(State(s): State<AppState>, headers: HeaderMap, r: Req) -> UiResult {
-    let names: Vec<String> = r.str_list("columns")?;
-    let columns = names
+    let columns = r
+        .str_list("columns")?
         .iter()
         .map(|c| Column::parse(c))
         .collect::<Result<Vec<_>, _>>()?;
@@ -164,6 +164,16 @@ async fn run_table(State(s): State<AppState>, headers: HeaderMap, r: Req) -> UiR
         Some(r.str_list("run_ids")?)
     } else {
         None
+    };
+    let default_columns = match r.opt_i64("default_columns")? {
+        None => None,
+        Some(n) if (0..=100).contains(&n) => Some(n as usize),
+        Some(n) => {
+            return Err(StoreError::invalid(format!(
+                "Invalid value {n} for parameter 'default_columns' supplied: it must be between 0 and 100"
+            ))
+            .into())
+        }
     };
     let q = RunTableQuery {
         experiment_ids: r.str_list("experiment_ids")?,
@@ -175,6 +185,7 @@ async fn run_table(State(s): State<AppState>, headers: HeaderMap, r: Req) -> UiR
             .collect(),
         view_type: view_type(&r)?,
         columns,
+        default_columns,
         run_ids,
         offset: r.opt_i64("offset")?.unwrap_or(0),
         limit: r.opt_i64("limit")?.unwrap_or(1000),
@@ -210,7 +221,7 @@ async fn run_table(State(s): State<AppState>, headers: HeaderMap, r: Req) -> UiR
             "max_start_time": table.max_start_time,
             "offset": q.offset,
             "fields": ["run_id", "run_name", "status", "start_time", "end_time", "user_id", "lifecycle_stage", "parent_run_id"],
-            "columns": names,
+            "columns": table.columns.iter().map(Column::name).collect::<Vec<_>>(),
             "rows": rows,
         }),
     ))

@@ -179,6 +179,12 @@ async fn ui_endpoints_answer() {
         (row[0].as_str(), row[8].as_f64(), row[9].as_str()),
         (Some(f.run.as_str()), Some(2999.0), Some("0.1"))
     );
+    let body = json!({"experiment_ids": [f.exp], "default_columns": 6}).to_string();
+    let v = send(&f, "POST", &format!("{K}/runs/table"), Some(&body), &[])
+        .await
+        .json();
+    assert_eq!(v["columns"], json!(["metrics.loss", "params.lr"]));
+    assert_eq!(v["rows"][0][9], "0.1");
 
     let v = send(
         &f,
@@ -351,6 +357,8 @@ async fn client_mistakes_are_4xx() {
         json!({"experiment_ids": [exp], "filter": 7}).to_string(),
         json!({"experiment_ids": [exp], "run_ids": 5}).to_string(),
         json!({"experiment_ids": [exp], "view_type": "SOMETIMES"}).to_string(),
+        json!({"experiment_ids": [exp], "default_columns": 101}).to_string(),
+        json!({"experiment_ids": [exp], "default_columns": -1}).to_string(),
     ] {
         expect_4xx(&f, "POST", &table, Some(&body), 400).await;
     }

@@ -207,7 +207,9 @@ impl Store {
     async fn begin_write(&self) -> Result<Tx<'static>> {
         let mut tx = self.db.pool.begin().await?;
         if self.db.dialect == Dialect::Sqlite {
-            sqlx::query("UPDATE studies SET seq = seq WHERE 1 = 0").execute(&mut *tx).await?;
+            sqlx::query("UPDATE studies SET seq = seq WHERE 1 = 0")
+                .execute(&mut *tx)
+                .await?;
         }
         Ok(tx)
     }
@@ -338,7 +340,12 @@ impl Store {
     }
 
     async fn insert_trial(&self, tx: &mut Tx<'_>, study_id: i64, locked: &Locked, req: &NewTrial) -> Result<TrialRow> {
-        let (seq, number, parent_run, experiment_id) = (locked.seq, locked.next_number, locked.parent_run.as_str(), locked.experiment_id);
+        let (seq, number, parent_run, experiment_id) = (
+            locked.seq,
+            locked.next_number,
+            locked.parent_run.as_str(),
+            locked.experiment_id,
+        );
         let artifact_location = &locked.artifact_location;
         let now = now_ms();
         let run_id = new_id();
@@ -527,7 +534,8 @@ impl Store {
         let _g = self.db.writer().await;
         let mut tx = self.db.pool.begin().await?;
         let now = now_ms();
-        let update = "UPDATE study_trials SET state = $1, params = $2, objective_values = $3, intermediate = $4, attrs = $5, \
+        let update =
+            "UPDATE study_trials SET state = $1, params = $2, objective_values = $3, intermediate = $4, attrs = $5, \
              heartbeat = CASE WHEN heartbeat IS NULL THEN NULL ELSE $6 END, end_time = $7, seq = $8 \
              WHERE trial_id = $9 AND study_id = $10 AND state = 'RUNNING' RETURNING run_uuid, run_pk";
         let run_update = |seq: i64| {

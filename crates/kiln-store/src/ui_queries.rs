@@ -71,6 +71,16 @@ pub struct Column {
 }
 
 impl Column {
+    /// `metrics.<key>`, `params.<key>` or `tags.<key>`.
+    pub fn name(&self) -> String {
+        let prefix = match self.kind {
+            ColumnKind::Param => "params",
+            ColumnKind::Metric => "metrics",
+            ColumnKind::Tag => "tags",
+        };
+        format!("{prefix}.{}", self.key)
+    }
+
     /// Parses `params.lr`, `metrics.loss`, `tags.team` (singular prefixes too).
     pub fn parse(s: &str) -> Result<Column> {
         let (prefix, key) = s.split_once('.').ok_or_else(|| bad_column(s))?;
@@ -106,6 +116,10 @@ pub struct RunTableQuery {
     pub order_by: Vec<String>,
     pub view_type: ViewType,
     pub columns: Vec<Column>,
+    /// With no `columns`: pick up to this many metric and this many param columns
+    /// from the keys of the page's own runs (the first keys alphabetically), so a
+    /// first page needs no separate key listing. The choice is in [`RunTable::columns`].
+    pub default_columns: Option<usize>,
     /// Only these runs (live refresh of running rows); `None` for all.
     pub run_ids: Option<Vec<String>>,
     pub offset: i64,
@@ -143,6 +157,8 @@ pub struct RunTable {
     pub total: i64,
     /// The latest start time among them (a cheap change marker for live updates).
     pub max_start_time: Option<i64>,
+    /// The columns the cells are for: the requested ones, or the default choice.
+    pub columns: Vec<Column>,
     pub rows: Vec<RunRow>,
 }
 
@@ -451,6 +467,7 @@ impl Store {
             return Ok(RunTable {
                 total,
                 max_start_time,
+                columns: req.columns.clone(),
                 rows: Vec::new(),
             });
         }
@@ -484,10 +501,13 @@ impl Store {
         let mut rows = Vec::with_capacity(page.len());
         let mut by_uuid: HashMap<String, usize> = HashMap::with_capacity(page.len());
         let mut by_pk: HashMap<i64, usize> = HashMap::with_capacity(page.len());
+        let mut pks: Vec<i64> = Vec::with_capacity(page.len());
         for (i, r) in page.iter().enumerate() {
             let run_id: String = r.try_get("run_uuid")?;
             by_uuid.insert(run_id.clone(), i);
-            by_pk.insert(r.try_get("run_pk")?, i);
+            let pk: i64 = r.try_get("run_pk")?;
+            by_pk.insert(pk, i);
+            pks.push(pk);
             rows.push(RunRow {
                 run_id,
                 run_name: r.try_get("name")?,
@@ -499,16 +519,68 @@ impl Store {
                 parent_run_id: r
                     .try_get::<Option<String>, _>("parent_run_id")?
                     .filter(|p| !p.is_empty()),
-                cells: vec![Cell::Missing; req.columns.len()],
+                cells: Vec::new(),
             });
         }
-        self.fill_cells(&mut rows, &by_uuid, &by_pk, &exp_ids, &req.columns)
-            .await?;
+        let columns = match req.default_columns {
+            Some(n) if req.columns.is_empty() => {
+                // Chosen from the first runs of the page (a bounded IN list).
+                let k = rows.len().min(IN_LIST_MAX);
+                let ids: Vec<String> = rows[..k].iter().map(|r| r.run_id.clone()).collect();
+                self.page_default_columns(&ids, &pks[..k], n).await?
+            }
+            _ => req.columns.clone(),
+        };
+        for r in &mut rows {
+            r.cells = vec![Cell::Missing; columns.len()];
+        }
+        self.fill_cells(&mut rows, &by_uuid, &by_pk, &exp_ids, &columns).await?;
         Ok(RunTable {
             total,
             max_start_time,
+            columns,
             rows,
         })
+    }
+
+    /// The first `n` metric keys and the first `n` param keys (alphabetically) of a
+    /// page of runs: the default columns of a runs table.
+    async fn page_default_columns(&self, ids: &[String], pks: &[i64], n: usize) -> Result<Vec<Column>> {
+        if n == 0 || ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let limit = n.min(100) as i64;
+        let metrics_sql = format!(
+            "SELECT DISTINCT key FROM latest_metrics WHERE run_pk IN ({}) ORDER BY key LIMIT ${}",
+            placeholders(1, pks.len()),
+            pks.len() + 1
+        );
+        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(metrics_sql));
+        for pk in pks {
+            q = q.bind(*pk);
+        }
+        let metrics = q.bind(limit).fetch_all(&self.db.pool).await?;
+        let params_sql = format!(
+            "SELECT DISTINCT key FROM params WHERE run_uuid IN ({}) ORDER BY key LIMIT ${}",
+            placeholders(1, ids.len()),
+            ids.len() + 1
+        );
+        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(params_sql));
+        for id in ids {
+            q = q.bind(id.clone());
+        }
+        let params = q.bind(limit).fetch_all(&self.db.pool).await?;
+        Ok(metrics
+            .into_iter()
+            .map(|key| Column {
+                kind: ColumnKind::Metric,
+                key,
+            })
+            .chain(params.into_iter().map(|key| Column {
+                kind: ColumnKind::Param,
+                key,
+            }))
+            .collect())
     }
 
     /// Fills the chosen columns of a page of rows, one query per column kind.

@@ -19,7 +19,8 @@ fn new_study(name: &str) -> NewStudy {
 fn running(budget: Option<i64>) -> NewTrial {
     NewTrial {
         state: "RUNNING".into(),
-        params: "{\"x\": {\"value\": 0.5, \"distribution\": {\"type\": \"float\", \"low\": 0.0, \"high\": 1.0}}}".into(),
+        params: "{\"x\": {\"value\": 0.5, \"distribution\": {\"type\": \"float\", \"low\": 0.0, \"high\": 1.0}}}"
+            .into(),
         attrs: "{}".into(),
         worker: Some("w1".into()),
         budget,
@@ -47,17 +48,41 @@ async fn studies_trials_and_child_runs() {
         let s = &b.store;
         let n = b.name;
         let st = s.create_study(new_study("s1")).await.unwrap();
-        assert_eq!(s.create_study(new_study("s1")).await.unwrap_err().code, ErrorCode::ResourceAlreadyExists, "{n}");
-        assert_eq!(s.create_study(new_study(" ")).await.unwrap_err().code, ErrorCode::InvalidParameterValue);
-        assert_eq!(s.get_study_by_name("nope").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+        assert_eq!(
+            s.create_study(new_study("s1")).await.unwrap_err().code,
+            ErrorCode::ResourceAlreadyExists,
+            "{n}"
+        );
+        assert_eq!(
+            s.create_study(new_study(" ")).await.unwrap_err().code,
+            ErrorCode::InvalidParameterValue
+        );
+        assert_eq!(
+            s.get_study_by_name("nope").await.unwrap_err().code,
+            ErrorCode::ResourceDoesNotExist
+        );
         assert_eq!(s.list_studies().await.unwrap().len(), 1);
         let parent = s.get_run(&st.parent_run_id).await.unwrap();
         assert_eq!(parent.info.experiment_id, st.experiment_id);
 
-        let t0 = s.create_study_trial(st.study_id, running(Some(2))).await.unwrap().unwrap();
-        let t1 = s.create_study_trial(st.study_id, running(Some(2))).await.unwrap().unwrap();
+        let t0 = s
+            .create_study_trial(st.study_id, running(Some(2)))
+            .await
+            .unwrap()
+            .unwrap();
+        let t1 = s
+            .create_study_trial(st.study_id, running(Some(2)))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((t0.number, t1.number), (0, 1), "{n}");
-        assert!(s.create_study_trial(st.study_id, running(Some(2))).await.unwrap().is_none(), "{n}: budget of 2 spent");
+        assert!(
+            s.create_study_trial(st.study_id, running(Some(2)))
+                .await
+                .unwrap()
+                .is_none(),
+            "{n}: budget of 2 spent"
+        );
         assert!(t1.seq > t0.seq);
 
         // The child run mirrors the trial.
@@ -66,30 +91,57 @@ async fn studies_trials_and_child_runs() {
         assert_eq!(tag(PARENT_RUN_TAG), Some(st.parent_run_id.clone()), "{n}");
         assert_eq!(tag(TRIAL_NUMBER_TAG).as_deref(), Some("0"));
         assert_eq!(run.info.status, "RUNNING");
-        assert_eq!(run.data.params.iter().find(|p| p.key == "x").map(|p| p.value.as_str()), Some("0.5"));
+        assert_eq!(
+            run.data.params.iter().find(|p| p.key == "x").map(|p| p.value.as_str()),
+            Some("0.5")
+        );
 
         // One final write; a second one is INVALID_STATE.
-        let seq = s.update_study_trial(st.study_id, finish(&t0, "COMPLETE", Some("[0.25]"))).await.unwrap();
-        let e = s.update_study_trial(st.study_id, finish(&t0, "COMPLETE", Some("[0.1]"))).await.unwrap_err();
+        let seq = s
+            .update_study_trial(st.study_id, finish(&t0, "COMPLETE", Some("[0.25]")))
+            .await
+            .unwrap();
+        let e = s
+            .update_study_trial(st.study_id, finish(&t0, "COMPLETE", Some("[0.1]")))
+            .await
+            .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidState, "{n}");
         let mut bogus = finish(&t0, "COMPLETE", None);
         bogus.trial_id = 999_999;
-        assert_eq!(s.update_study_trial(st.study_id, bogus).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+        assert_eq!(
+            s.update_study_trial(st.study_id, bogus).await.unwrap_err().code,
+            ErrorCode::ResourceDoesNotExist
+        );
         let mut bad_state = finish(&t1, "DONE", None);
         bad_state.state = "DONE".into();
-        assert_eq!(s.update_study_trial(st.study_id, bad_state).await.unwrap_err().code, ErrorCode::InvalidParameterValue);
+        assert_eq!(
+            s.update_study_trial(st.study_id, bad_state).await.unwrap_err().code,
+            ErrorCode::InvalidParameterValue
+        );
         let run = s.get_run(&t0.run_id).await.unwrap();
         assert_eq!(run.info.status, "FINISHED", "{n}");
-        assert_eq!(run.data.metrics.iter().find(|m| m.key == "value").map(|m| m.value), Some(0.25));
+        assert_eq!(
+            run.data.metrics.iter().find(|m| m.key == "value").map(|m| m.value),
+            Some(0.25)
+        );
         let hist = s.get_metric_history(&t0.run_id, "value", None, None).await.unwrap();
         assert_eq!(hist.items.len(), 2, "{n}: intermediate + final");
 
         // The change feed returns what changed after a seq.
         let since = s.study_trials_since(st.study_id, t1.seq).await.unwrap();
         assert_eq!(since.len(), 1);
-        assert_eq!((since[0].number, since[0].state.as_str(), since[0].seq), (0, "COMPLETE", seq));
-        assert_eq!(s.study_trial(st.study_id, 0).await.unwrap().values.as_deref(), Some("[0.25]"));
-        assert_eq!(s.study_trial(st.study_id, 7).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+        assert_eq!(
+            (since[0].number, since[0].state.as_str(), since[0].seq),
+            (0, "COMPLETE", seq)
+        );
+        assert_eq!(
+            s.study_trial(st.study_id, 0).await.unwrap().values.as_deref(),
+            Some("[0.25]")
+        );
+        assert_eq!(
+            s.study_trial(st.study_id, 7).await.unwrap_err().code,
+            ErrorCode::ResourceDoesNotExist
+        );
 
         // A stale RUNNING trial is failed and re-enqueued with its params; the retry is claimed once.
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
@@ -101,9 +153,18 @@ async fn studies_trials_and_child_runs() {
         assert!(failed.attrs.contains(RETRIED_AS_ATTR));
         assert_eq!(s.get_run(&failed.run_id).await.unwrap().info.status, "FAILED");
         let retry = s.study_trial(st.study_id, 2).await.unwrap();
-        assert_eq!((retry.state.as_str(), retry.params.as_str()), ("WAITING", failed.params.as_str()));
+        assert_eq!(
+            (retry.state.as_str(), retry.params.as_str()),
+            ("WAITING", failed.params.as_str())
+        );
         assert_eq!(s.get_run(&retry.run_id).await.unwrap().info.status, "SCHEDULED");
-        assert!(s.create_study_trial(st.study_id, running(Some(2))).await.unwrap().is_none(), "{n}: the retry holds the slot");
+        assert!(
+            s.create_study_trial(st.study_id, running(Some(2)))
+                .await
+                .unwrap()
+                .is_none(),
+            "{n}: the retry holds the slot"
+        );
         let claimed = s.claim_waiting_trial(st.study_id, "w2").await.unwrap().unwrap();
         assert_eq!((claimed.number, claimed.state.as_str()), (2, "RUNNING"));
         assert!(s.claim_waiting_trial(st.study_id, "w3").await.unwrap().is_none());
@@ -112,7 +173,9 @@ async fn studies_trials_and_child_runs() {
         at.heartbeat = false;
         let at = s.create_study_trial(st.study_id, at).await.unwrap().unwrap();
         assert_eq!(at.heartbeat, None);
-        s.heartbeat_study_trials(st.study_id, &[claimed.trial_id]).await.unwrap();
+        s.heartbeat_study_trials(st.study_id, &[claimed.trial_id])
+            .await
+            .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
         let reaped = s.reap_stale_study_trials(st.study_id, 10_000).await.unwrap();
         assert!(reaped.is_empty(), "{n}");
@@ -141,7 +204,12 @@ async fn racing_workers_never_exceed_the_budget_or_share_a_claim() {
             all.extend(t.await.unwrap());
         }
         all.sort();
-        assert_eq!(all, (0..25).collect::<Vec<_>>(), "{}: every number once, budget exact", b.name);
+        assert_eq!(
+            all,
+            (0..25).collect::<Vec<_>>(),
+            "{}: every number once, budget exact",
+            b.name
+        );
         // Enqueue 10 WAITING trials and let 8 claimers race for them.
         for _ in 0..10 {
             let mut w = running(None);
@@ -165,7 +233,12 @@ async fn racing_workers_never_exceed_the_budget_or_share_a_claim() {
             claimed.extend(t.await.unwrap());
         }
         claimed.sort();
-        assert_eq!(claimed, (25..35).collect::<Vec<_>>(), "{}: each WAITING trial claimed once", b.name);
+        assert_eq!(
+            claimed,
+            (25..35).collect::<Vec<_>>(),
+            "{}: each WAITING trial claimed once",
+            b.name
+        );
         b.finish().await;
     }
 }

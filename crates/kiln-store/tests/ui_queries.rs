@@ -133,6 +133,32 @@ async fn activity_keys_and_table() {
         assert_eq!((t.total, t.rows.len()), (13, 0), "{n}");
         assert!(t.max_start_time.is_some(), "{n}");
 
+        // Default columns come from the page's own keys.
+        let t = s
+            .run_table(&RunTableQuery {
+                experiment_ids: vec![exp.clone()],
+                default_columns: Some(1),
+                limit: 3,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let names: Vec<String> = t.columns.iter().map(Column::name).collect();
+        assert_eq!(names, vec!["metrics.acc", "params.depth"], "{n}");
+        assert_eq!(t.rows[0].cells.len(), 2, "{n}");
+        assert!(t.rows.iter().any(|r| matches!(r.cells[0], Cell::Number(_))), "{n}");
+        let t = s
+            .run_table(&RunTableQuery {
+                experiment_ids: vec![exp.clone()],
+                columns: cols(&["tags.team"]),
+                default_columns: Some(3),
+                limit: 3,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(t.columns, cols(&["tags.team"]), "{n}: chosen columns win");
+
         // Client mistakes are errors naming what was wrong.
         let bad = s
             .run_table(&RunTableQuery {

@@ -52,6 +52,14 @@
 //! experiment = "churn"
 //! register = "churn-model"            # register the winner as a new version of this model
 //! alias = "champion"                  # and point this alias at it
+//!
+//! [tune]                              # for `kiln tune kiln.toml` (see kiln-tune)
+//! trials = 50
+//! sampler = "tpe"
+//! pruner = "median"                   # prunes LightGBM by boosting round
+//! [tune.space.lightgbm]
+//! num_leaves = { int = [8, 256], log = true }
+//! learning_rate = { float = [0.005, 0.3], log = true }
 //! ```
 //!
 //! Unknown keys and wrong types are errors that name the key and its line.
@@ -81,6 +89,9 @@ pub struct TrainConfig {
     pub select: SelectConfig,
     #[serde(default)]
     pub track: TrackConfig,
+    /// `[tune]`: what `kiln tune kiln.toml` searches (see kiln-tune's config).
+    #[serde(default)]
+    pub tune: Option<kiln_tune::config::TuneConfig>,
 }
 
 fn default_seed() -> u64 {

@@ -15,3 +15,4 @@ pub mod evaluate;
 pub mod pipeline;
 pub mod plots;
 pub mod tracking;
+pub mod tune;

@@ -99,7 +99,9 @@ fn evaluate(f: &Function, trial: &mut Trial) -> Result<f64, TrialError> {
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn opts(name: &str, sampler: &str, seed: u64, space: SearchSpace) -> StudyOptions {

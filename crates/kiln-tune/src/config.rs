@@ -38,7 +38,7 @@ use serde::Deserialize;
 use crate::error::{invalid, Result};
 use crate::pruners::{de_pruner, PrunerConfig};
 use crate::samplers::{de_sampler, SamplerConfig};
-use crate::space::{ParamDecl, SearchSpace};
+use crate::space::{OneOrMany, ParamDecl, ParamValue, SearchSpace};
 use crate::trial::Direction;
 
 /// The `[tune]` section.
@@ -105,13 +105,17 @@ impl TuneConfig {
             .try_into()
             .map_err(|e: toml::de::Error| invalid(format!("{source}: [tune]: {}", e.message())))?;
         let cfg = d.tune.unwrap_or_default();
-        cfg.directions().map_err(|e| invalid(format!("{source}: [tune]: {}", e.message)))?;
-        cfg.metric_names().map_err(|e| invalid(format!("{source}: [tune]: {}", e.message)))?;
+        cfg.directions()
+            .map_err(|e| invalid(format!("{source}: [tune]: {}", e.message)))?;
+        cfg.metric_names()
+            .map_err(|e| invalid(format!("{source}: [tune]: {}", e.message)))?;
         if cfg.trials == Some(0) {
             return Err(invalid(format!("{source}: [tune]: trials must be at least 1")));
         }
         if cfg.timeout.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
-            return Err(invalid(format!("{source}: [tune]: timeout must be a positive number of seconds")));
+            return Err(invalid(format!(
+                "{source}: [tune]: timeout must be a positive number of seconds"
+            )));
         }
         if cfg.n_jobs == Some(0) {
             return Err(invalid(format!("{source}: [tune]: n_jobs must be at least 1")));
@@ -121,8 +125,8 @@ impl TuneConfig {
 
     /// Reads the `[tune]` section of a file.
     pub fn from_file(path: &Path) -> Result<TuneConfig> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| invalid(format!("cannot read '{}': {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| invalid(format!("cannot read '{}': {e}", path.display())))?;
         TuneConfig::from_toml_str(&text, &path.display().to_string())
     }
 
@@ -174,6 +178,56 @@ impl TuneConfig {
         SearchSpace::from_decls(&decls_of(t, &format!("[tune.space.{kind}]"))?)
     }
 
+    /// The space for tuning a training config's models: with one model kind,
+    /// that kind's parameters as they are; with several, a categorical
+    /// `model` parameter choosing the kind and every kind's parameters named
+    /// `<kind>.<param>`, each existing only when `model` is its kind.
+    /// Returns the space and the kinds (in name order).
+    pub fn model_space(&self) -> Result<(SearchSpace, Vec<String>)> {
+        let kinds = self.model_kinds();
+        if self.space.iter().any(|(_, v)| is_param_table(v)) {
+            return Err(invalid(
+                "[tune.space] declares parameters directly; to tune a training config, group them by model kind: [tune.space.lightgbm]",
+            ));
+        }
+        match kinds.len() {
+            0 => Err(invalid(
+                "[tune.space] names no model kind: add [tune.space.<kind>] (e.g. lightgbm)",
+            )),
+            1 => Ok((self.space_for(&kinds[0])?, kinds)),
+            _ => {
+                let mut all: BTreeMap<String, ParamDecl> = BTreeMap::new();
+                all.insert(
+                    "model".into(),
+                    ParamDecl {
+                        float: None,
+                        int: None,
+                        choices: Some(kinds.iter().map(|k| ParamValue::from(k.as_str())).collect()),
+                        log: None,
+                        step: None,
+                        when: None,
+                    },
+                );
+                for kind in &kinds {
+                    let what = format!("[tune.space.{kind}]");
+                    for (name, mut d) in decls_of(&self.space[kind], &what)? {
+                        let mut when: BTreeMap<String, OneOrMany> = d
+                            .when
+                            .take()
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|(k, v)| (format!("{kind}.{k}"), v))
+                            .collect();
+                        when.insert("model".into(), OneOrMany::One(ParamValue::from(kind.as_str())));
+                        d.when = Some(when);
+                        all.insert(format!("{kind}.{name}"), d);
+                    }
+                }
+                Ok((SearchSpace::from_decls(&all)?, kinds))
+            }
+        }
+    }
+
     /// The parameters declared directly under `[tune.space]`, or the only model kind's.
     pub fn flat_space(&self) -> Result<SearchSpace> {
         let direct: toml::Table = self
@@ -205,7 +259,9 @@ pub fn load_space_file(path: &Path) -> Result<SearchSpace> {
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| invalid(format!("{shown}: {e}")))?;
         return SearchSpace::from_json(&v).map_err(wrap);
     }
-    let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| invalid(format!("{shown}: {e}")))?;
+    let doc: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| invalid(format!("{shown}: {e}")))?;
     if doc.contains_key("tune") {
         return TuneConfig::from_toml_str(&text, &shown)?.flat_space().map_err(wrap);
     }
@@ -256,11 +312,20 @@ learning_rate = { float = [0.005, 0.3], log = true }
             ("[tune]\ntrails = 5\n", "unknown field `trails`"),
             ("[tune]\ndirection = \"up\"\n", "minimize or maximize"),
             ("[tune]\ndirection = \"min\"\ndirections = [\"min\"]\n", "not both"),
-            ("[tune]\ndirections = [\"min\", \"max\"]\nmetric = \"auc\"\n", "one per direction"),
+            (
+                "[tune]\ndirections = [\"min\", \"max\"]\nmetric = \"auc\"\n",
+                "one per direction",
+            ),
             ("[tune]\ntrials = 0\n", "at least 1"),
-            ("[tune]\npruner = { kind = \"median\", percentil = 3 }\n", "unknown field `percentil`"),
+            (
+                "[tune]\npruner = { kind = \"median\", percentil = 3 }\n",
+                "unknown field `percentil`",
+            ),
             ("[tune.space.m]\nx = { float = [1, 0] }\n", "must not be greater"),
-            ("[tune.space]\nx = { float = [0, 1], lg = true }\n", "unknown field `lg`"),
+            (
+                "[tune.space]\nx = { float = [0, 1], lg = true }\n",
+                "unknown field `lg`",
+            ),
             ("[data]\nx = 1\n", "no [tune] section"),
             ("[tune\n", "kiln.toml"),
         ];

@@ -26,7 +26,12 @@ const MAX_DEPTH: usize = 64;
 
 enum Node {
     Leaf(f64),
-    Split { feature: usize, threshold: f64, left: Box<Node>, right: Box<Node> },
+    Split {
+        feature: usize,
+        threshold: f64,
+        left: Box<Node>,
+        right: Box<Node>,
+    },
 }
 
 fn mean(ys: &[f64]) -> f64 {
@@ -178,7 +183,11 @@ fn unit(dist: &Distribution, x: f64) -> f64 {
 
 /// Importances of the parameters common to every COMPLETE trial, for
 /// objective `objective` (0 for single-objective studies), largest first.
-pub fn importances(trials: &[Arc<FrozenTrial>], directions: &[Direction], objective: usize) -> Result<Vec<(String, f64)>> {
+pub fn importances(
+    trials: &[Arc<FrozenTrial>],
+    directions: &[Direction],
+    objective: usize,
+) -> Result<Vec<(String, f64)>> {
     if objective >= directions.len() {
         return Err(invalid(format!(
             "objective {objective} does not exist: the study has {} objective(s)",
@@ -229,7 +238,9 @@ mod tests {
     #[test]
     fn importances_follow_the_function() {
         let mut rng = Rng::new(1);
-        let x: Vec<Vec<f64>> = (0..200).map(|_| vec![rng.uniform(), rng.uniform(), rng.uniform()]).collect();
+        let x: Vec<Vec<f64>> = (0..200)
+            .map(|_| vec![rng.uniform(), rng.uniform(), rng.uniform()])
+            .collect();
         let y: Vec<f64> = x.iter().map(|p| 10.0 * p[0] + (6.0 * p[1]).sin()).collect();
         let imp = fanova(&x, &y, 3);
         assert!((imp.iter().sum::<f64>() - 1.0).abs() < 1e-9);

@@ -182,7 +182,11 @@ pub fn minimize_box(
                 q[i] -= alpha[j] * ys[j][i];
             }
         }
-        let gamma = if k > 0 { dot(&ss[k - 1], &ys[k - 1]) / dot(&ys[k - 1], &ys[k - 1]) } else { 1.0 / pg_norm.max(1.0) };
+        let gamma = if k > 0 {
+            dot(&ss[k - 1], &ys[k - 1]) / dot(&ys[k - 1], &ys[k - 1])
+        } else {
+            1.0 / pg_norm.max(1.0)
+        };
         for v in &mut q {
             *v *= gamma;
         }
@@ -289,7 +293,16 @@ mod tests {
         let (x, fx) = minimize_box(f, &[-1.5, 1.5], &[-2.0, -2.0], &[2.0, 2.0], 500);
         assert!(fx < 1e-6, "{x:?} {fx}");
         // A bound binds: minimise (x - 3)^2 on [0, 1] -> 1.
-        let (x, _) = minimize_box(|x, g| { g[0] = 2.0 * (x[0] - 3.0); (x[0] - 3.0).powi(2) }, &[0.2], &[0.0], &[1.0], 50);
+        let (x, _) = minimize_box(
+            |x, g| {
+                g[0] = 2.0 * (x[0] - 3.0);
+                (x[0] - 3.0).powi(2)
+            },
+            &[0.2],
+            &[0.0],
+            &[1.0],
+            50,
+        );
         assert_eq!(x, vec![1.0]);
     }
 }

@@ -109,7 +109,13 @@ mod tests {
 
     #[test]
     fn fronts_and_crowding() {
-        let pts = vec![vec![1.0, 4.0], vec![2.0, 2.0], vec![4.0, 1.0], vec![3.0, 3.0], vec![5.0, 5.0]];
+        let pts = vec![
+            vec![1.0, 4.0],
+            vec![2.0, 2.0],
+            vec![4.0, 1.0],
+            vec![3.0, 3.0],
+            vec![5.0, 5.0],
+        ];
         let f = nondominated_fronts(&pts);
         assert_eq!(f, vec![vec![0, 1, 2], vec![3], vec![4]]);
         let cd = crowding_distance(&pts, &f[0]);

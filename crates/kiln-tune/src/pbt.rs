@@ -82,7 +82,12 @@ pub struct PbtResult {
 }
 
 /// Explores around `params`.
-pub fn explore(space: &SearchSpace, params: &BTreeMap<String, ParamValue>, cfg: &PbtConfig, rng: &mut Rng) -> BTreeMap<String, ParamValue> {
+pub fn explore(
+    space: &SearchSpace,
+    params: &BTreeMap<String, ParamValue>,
+    cfg: &PbtConfig,
+    rng: &mut Rng,
+) -> BTreeMap<String, ParamValue> {
     let mut out = params.clone();
     for p in &space.params {
         let Some(v) = params.get(&p.name) else { continue };
@@ -97,7 +102,10 @@ pub fn explore(space: &SearchSpace, params: &BTreeMap<String, ParamValue>, cfg: 
             d => {
                 let Ok(x) = d.to_internal(v) else { continue };
                 let f = cfg.perturb.get(rng.below(cfg.perturb.len())).copied().unwrap_or(1.0);
-                let log = matches!(d, Distribution::Float { log: true, .. } | Distribution::Int { log: true, .. });
+                let log = matches!(
+                    d,
+                    Distribution::Float { log: true, .. } | Distribution::Int { log: true, .. }
+                );
                 let moved = if log || x == 0.0 {
                     let (lo, hi) = d.transformed_bounds();
                     if log {
@@ -127,7 +135,12 @@ pub fn explore(space: &SearchSpace, params: &BTreeMap<String, ParamValue>, cfg: 
     out
 }
 
-fn start_trial(study: &Study, params: &BTreeMap<String, ParamValue>, member: usize, parent: Option<u64>) -> Result<Trial> {
+fn start_trial(
+    study: &Study,
+    params: &BTreeMap<String, ParamValue>,
+    member: usize,
+    parent: Option<u64>,
+) -> Result<Trial> {
     study.enqueue(params)?;
     let trial = study.ask()?;
     trial.set_attr("pbt:member", serde_json::json!(member))?;
@@ -192,13 +205,21 @@ pub fn run_pbt<M: PbtMember>(study: &Study, cfg: &PbtConfig, make: impl Fn(usize
             break;
         }
         let mut order: Vec<usize> = (0..cfg.population).collect();
-        let key = |v: f64| if v.is_finite() { direction.to_min(v) } else { f64::INFINITY };
+        let key = |v: f64| {
+            if v.is_finite() {
+                direction.to_min(v)
+            } else {
+                f64::INFINITY
+            }
+        };
         order.sort_by(|&a, &b| key(values[a]).total_cmp(&key(values[b])));
         let k = ((cfg.population as f64 * cfg.quantile).ceil() as usize).clamp(1, cfg.population / 2);
         let top: Vec<usize> = order[..k].to_vec();
         for &loser in &order[cfg.population - k..] {
             let from = top[rng.below(top.len())];
-            let ckpt = members[from].checkpoint().map_err(|e| invalid(format!("PBT checkpoint of member {from}: {e}")))?;
+            let ckpt = members[from]
+                .checkpoint()
+                .map_err(|e| invalid(format!("PBT checkpoint of member {from}: {e}")))?;
             members[loser]
                 .restore(&ckpt)
                 .map_err(|e| invalid(format!("PBT restore into member {loser}: {e}")))?;

@@ -14,7 +14,10 @@ const H: f64 = 460.0;
 const M: f64 = 60.0;
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn fmt_num(v: f64) -> String {
@@ -23,7 +26,10 @@ fn fmt_num(v: f64) -> String {
     } else if v.abs() >= 1e4 || v.abs() < 1e-3 {
         format!("{v:.3e}")
     } else {
-        format!("{:.4}", v).trim_end_matches('0').trim_end_matches('.').to_string()
+        format!("{:.4}", v)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
     }
 }
 
@@ -62,9 +68,15 @@ fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
 /// Blue (best) to red (worst).
 fn colour(t: f64) -> String {
     let t = t.clamp(0.0, 1.0);
-    format!("rgb({},{},{})", (40.0 + 200.0 * t) as u8, (90.0 + 40.0 * (1.0 - t)) as u8, (220.0 - 180.0 * t) as u8)
+    format!(
+        "rgb({},{},{})",
+        (40.0 + 200.0 * t) as u8,
+        (90.0 + 40.0 * (1.0 - t)) as u8,
+        (220.0 - 180.0 * t) as u8
+    )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn axes(s: &mut String, x0: f64, y0: f64, x1: f64, y1: f64, xlab: &str, ylab: &str, xr: (f64, f64), yr: (f64, f64)) {
     let _ = write!(
         s,
@@ -122,8 +134,16 @@ pub fn history(trials: &[Arc<FrozenTrial>], direction: Direction, title: &str) -
         let by = scale(best, yr.0, yr.1, y1, y0);
         let _ = write!(line, "{x:.1},{by:.1} ");
     }
-    let _ = write!(s, "<polyline points=\"{line}\" fill=\"none\" stroke=\"#d04020\" stroke-width=\"2\"/>");
-    let _ = write!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#d04020\">best so far</text>", x1, y0 + 12.0);
+    let _ = write!(
+        s,
+        "<polyline points=\"{line}\" fill=\"none\" stroke=\"#d04020\" stroke-width=\"2\"/>"
+    );
+    let _ = write!(
+        s,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#d04020\">best so far</text>",
+        x1,
+        y0 + 12.0
+    );
     s.push_str("</svg>");
     s
 }
@@ -183,7 +203,13 @@ pub fn parallel_coordinates(trials: &[Arc<FrozenTrial>], direction: Direction, t
         );
     }
     for (t, v) in &pts {
-        let good = scale(direction.to_min(*v), direction.to_min(vr.0).min(direction.to_min(vr.1)), direction.to_min(vr.0).max(direction.to_min(vr.1)), 0.0, 1.0);
+        let good = scale(
+            direction.to_min(*v),
+            direction.to_min(vr.0).min(direction.to_min(vr.1)),
+            direction.to_min(vr.0).max(direction.to_min(vr.1)),
+            0.0,
+            1.0,
+        );
         let mut line = String::new();
         for (i, n) in names.iter().enumerate() {
             let u = t.internal(n).map(|x| unit(&space[*n], x)).unwrap_or(0.5);
@@ -242,7 +268,10 @@ pub fn slice(trials: &[Arc<FrozenTrial>], title: &str) -> String {
             if let Some(x) = t.internal(n) {
                 let px = scale(unit(dist, x), 0.0, 1.0, x0, x1);
                 let py = scale(*v, vr.0, vr.1, y1, y0);
-                let _ = write!(s, "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"2.5\" fill=\"#4a78c2\" fill-opacity=\"0.7\"/>");
+                let _ = write!(
+                    s,
+                    "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"2.5\" fill=\"#4a78c2\" fill-opacity=\"0.7\"/>"
+                );
             }
         }
     }

@@ -60,7 +60,9 @@ impl PrunerKind {
 
 impl fmt::Display for PrunerKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string));
+        let s = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string));
         f.write_str(s.as_deref().unwrap_or("?"))
     }
 }
@@ -121,7 +123,10 @@ impl PrunerConfig {
         let (name, opts) = s.split_once(':').unwrap_or((s, ""));
         PrunerKind::parse(name.trim())?;
         let mut table = serde_json::Map::new();
-        table.insert("kind".into(), serde_json::Value::String(name.trim().to_ascii_lowercase()));
+        table.insert(
+            "kind".into(),
+            serde_json::Value::String(name.trim().to_ascii_lowercase()),
+        );
         for kv in opts.split(',').filter(|x| !x.trim().is_empty()) {
             let (k, v) = kv
                 .split_once('=')
@@ -181,7 +186,9 @@ impl PrunerConfig {
                 min_resource: min_r,
                 eta,
                 rate: self.min_early_stopping_rate.unwrap_or(0),
-                bootstrap: self.bootstrap_count.unwrap_or(if self.kind == PrunerKind::Sh { eta as usize } else { 0 }),
+                bootstrap: self
+                    .bootstrap_count
+                    .unwrap_or(if self.kind == PrunerKind::Sh { eta as usize } else { 0 }),
                 bracket: None,
             }),
             PrunerKind::Hyperband => {
@@ -264,11 +271,15 @@ fn percentile_of(sorted: &[f64], q: f64) -> f64 {
 
 impl Pruner for PercentilePruner {
     fn prune(&self, directions: &[Direction], trials: &[Arc<FrozenTrial>], trial: &FrozenTrial) -> bool {
-        let Some(&direction) = directions.first() else { return false };
+        let Some(&direction) = directions.first() else {
+            return false;
+        };
         if directions.len() != 1 {
             return false;
         }
-        let Some((step, _)) = trial.last_intermediate() else { return false };
+        let Some((step, _)) = trial.last_intermediate() else {
+            return false;
+        };
         if step < self.n_warmup || (step - self.n_warmup) % self.interval != 0 {
             return false;
         }
@@ -323,14 +334,18 @@ impl HalvingPruner {
 
 impl Pruner for HalvingPruner {
     fn prune(&self, directions: &[Direction], trials: &[Arc<FrozenTrial>], trial: &FrozenTrial) -> bool {
-        let Some(&direction) = directions.first() else { return false };
+        let Some(&direction) = directions.first() else {
+            return false;
+        };
         if directions.len() != 1 {
             return false;
         }
         let mut steps = trial.intermediate.keys().rev();
         let Some(&step) = steps.next() else { return false };
         let prev = steps.next().copied().unwrap_or(i64::MIN);
-        let Some(&current) = trial.intermediate.get(&step) else { return false };
+        let Some(&current) = trial.intermediate.get(&step) else {
+            return false;
+        };
         let current = direction.to_min(current);
         let in_bracket = |t: &FrozenTrial| match self.bracket {
             Some((b, n)) => t.number % n == b,

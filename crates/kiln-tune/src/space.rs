@@ -481,7 +481,7 @@ impl ParamDecl {
             pair(&as_f, "int")?;
             let step = match self.step {
                 None => 1,
-                Some(s) if s.fract() == 0.0 && s >= 1.0 && s < 9.0e15 => s as i64,
+                Some(s) if s.fract() == 0.0 && (1.0..9.0e15).contains(&s) => s as i64,
                 Some(s) => {
                     return Err(invalid(format!(
                         "parameter '{name}': an integer step must be a whole number >= 1, got {s}"
@@ -654,11 +654,9 @@ impl SearchSpace {
 
     /// Whether `spec` is active given the values chosen so far.
     pub fn is_active(spec: &ParamSpec, chosen: &BTreeMap<String, ParamValue>) -> bool {
-        spec.when.iter().all(|(parent, allowed)| {
-            chosen
-                .get(parent)
-                .is_some_and(|v| allowed.iter().any(|a| a.matches(v)))
-        })
+        spec.when
+            .iter()
+            .all(|(parent, allowed)| chosen.get(parent).is_some_and(|v| allowed.iter().any(|a| a.matches(v))))
     }
 
     /// The parameters without conditions (what joint samplers model).
@@ -722,12 +720,18 @@ mod tests {
             (serde_json::json!({"x": {"choices": []}}), "at least one choice"),
             (serde_json::json!({"x": {"choices": ["a", "a"]}}), "appears twice"),
             (serde_json::json!({"x": {"float": [0.0]}}), "two bounds"),
-            (serde_json::json!({"x": {"float": [0, 1], "int": [0, 1]}}), "exactly one"),
+            (
+                serde_json::json!({"x": {"float": [0, 1], "int": [0, 1]}}),
+                "exactly one",
+            ),
             (serde_json::json!({"x": {}}), "exactly one"),
             (serde_json::json!({"x": {"float": [0, 1], "lg": true}}), "unknown field"),
             (serde_json::json!({"x": {"float": [0, 1], "step": 0}}), "positive"),
             (serde_json::json!({"x": {"int": [0, 10], "step": 1.5}}), "whole number"),
-            (serde_json::json!({"x": {"choices": ["a"], "log": true}}), "not to choices"),
+            (
+                serde_json::json!({"x": {"choices": ["a"], "log": true}}),
+                "not to choices",
+            ),
             (
                 serde_json::json!({"x": {"float": [0, 1], "when": {"nope": "a"}}}),
                 "not declared",
@@ -744,7 +748,11 @@ mod tests {
         for (json, want) in cases {
             let e = decl(json.clone()).unwrap_err();
             assert!(e.message.contains(want), "{json}: {}", e.message);
-            assert!(e.message.contains("'x'") || e.message.contains("'a'") || e.message.contains("unknown"), "{}", e.message);
+            assert!(
+                e.message.contains("'x'") || e.message.contains("'a'") || e.message.contains("unknown"),
+                "{}",
+                e.message
+            );
         }
     }
 
@@ -812,9 +820,17 @@ mod tests {
             "leaves": {"int": [8, 256], "when": {"boosting": ["gbdt"]}},
         }))
         .unwrap();
-        let ok: BTreeMap<String, ParamValue> = [("boosting".to_string(), "gbdt".into()), ("leaves".to_string(), 9i64.into())].into();
+        let ok: BTreeMap<String, ParamValue> = [
+            ("boosting".to_string(), "gbdt".into()),
+            ("leaves".to_string(), 9i64.into()),
+        ]
+        .into();
         s.check_assignment(&ok).unwrap();
-        let inactive: BTreeMap<String, ParamValue> = [("boosting".to_string(), "dart".into()), ("leaves".to_string(), 9i64.into())].into();
+        let inactive: BTreeMap<String, ParamValue> = [
+            ("boosting".to_string(), "dart".into()),
+            ("leaves".to_string(), 9i64.into()),
+        ]
+        .into();
         assert!(s.check_assignment(&inactive).unwrap_err().message.contains("condition"));
         let missing: BTreeMap<String, ParamValue> = [("boosting".to_string(), "gbdt".into())].into();
         assert!(s.check_assignment(&missing).unwrap_err().message.contains("missing"));

@@ -55,7 +55,8 @@ pub fn log_norm_mass(a: f64, b: f64) -> f64 {
 pub fn norm_cdf_fast(z: f64) -> f64 {
     let x = z.abs() / SQRT_2;
     let t = 1.0 / (1.0 + 0.327_591_1 * x);
-    let poly = t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let poly =
+        t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     let half_erfc = 0.5 * poly * (-x * x).exp();
     if z >= 0.0 {
         1.0 - half_erfc
@@ -198,7 +199,11 @@ mod tests {
     fn log_h_is_continuous_and_matches_its_derivative() {
         for z in [-30.0, -10.0, -6.1, -5.9, -2.0, 0.0, 3.0] {
             let d = (log_h(z + 1e-5) - log_h(z - 1e-5)) / 2e-5;
-            assert!((d - dlog_h(z)).abs() < 1e-3 * d.abs().max(1.0), "{z}: {d} vs {}", dlog_h(z));
+            assert!(
+                (d - dlog_h(z)).abs() < 1e-3 * d.abs().max(1.0),
+                "{z}: {d} vs {}",
+                dlog_h(z)
+            );
         }
         assert!((log_h(-6.000001) - log_h(-5.999999)).abs() < 1e-3);
     }

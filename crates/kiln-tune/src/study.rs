@@ -276,12 +276,16 @@ impl Study {
                 }
                 Study::from_info(storage, info)
             }
-            Err(e) if e.code == crate::error::ErrorCode::ResourceDoesNotExist => match Study::create(storage.clone(), opts.clone()) {
-                Ok(s) => Ok(s),
-                // Another worker created it in between.
-                Err(e) if e.code == crate::error::ErrorCode::ResourceAlreadyExists => Study::load(storage, &opts.name),
-                Err(e) => Err(e),
-            },
+            Err(e) if e.code == crate::error::ErrorCode::ResourceDoesNotExist => {
+                match Study::create(storage.clone(), opts.clone()) {
+                    Ok(s) => Ok(s),
+                    // Another worker created it in between.
+                    Err(e) if e.code == crate::error::ErrorCode::ResourceAlreadyExists => {
+                        Study::load(storage, &opts.name)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             Err(e) => Err(e),
         }
     }
@@ -320,7 +324,9 @@ impl Study {
         });
         let ms = |d: Duration| d.as_millis().min(i64::MAX as u128) as i64;
         if opts.heartbeat_interval.is_zero() || opts.grace <= opts.heartbeat_interval {
-            return Err(invalid("the heartbeat grace period must be longer than the heartbeat interval"));
+            return Err(invalid(
+                "the heartbeat grace period must be longer than the heartbeat interval",
+            ));
         }
         Ok(StudySettings {
             sampler: opts.sampler.clone(),
@@ -419,7 +425,9 @@ impl Study {
         let trials = self.trials()?;
         let complete: Vec<&Arc<FrozenTrial>> = trials
             .iter()
-            .filter(|t| t.state == TrialState::Complete && t.values.as_ref().is_some_and(|v| v.len() == self.directions().len()))
+            .filter(|t| {
+                t.state == TrialState::Complete && t.values.as_ref().is_some_and(|v| v.len() == self.directions().len())
+            })
             .collect();
         let pts: Vec<Vec<f64>> = complete
             .iter()
@@ -484,10 +492,12 @@ impl Study {
     /// For ask-and-tell clients: a new trial (within `budget`) with every
     /// parameter of the declared space sampled and stored.
     pub fn ask_space(&self, budget: Option<u64>) -> Result<Option<Trial>> {
-        let space = self
-            .space()
-            .cloned()
-            .ok_or_else(|| invalid(format!("study '{}' has no declared search space to sample", self.name())))?;
+        let space = self.space().cloned().ok_or_else(|| {
+            invalid(format!(
+                "study '{}' has no declared search space to sample",
+                self.name()
+            ))
+        })?;
         let Some(mut trial) = self.ask_inner(budget, false)? else {
             return Ok(None);
         };
@@ -627,7 +637,8 @@ impl Study {
         let mut inner = lock(&trial.inner);
         let mut t = inner.frozen.clone();
         // Drop joint-sampled parameters the objective never asked for.
-        t.params.retain(|k, _| inner.suggested.contains(k) || inner.fixed.contains(k));
+        t.params
+            .retain(|k, _| inner.suggested.contains(k) || inner.fixed.contains(k));
         self.finish(&mut t, outcome)?;
         inner.frozen = t.clone();
         lock(&self.core.live).remove(&t.trial_id);
@@ -789,7 +800,7 @@ impl Study {
                                 match self.others_pending() {
                                     Ok(true) => {
                                         std::thread::sleep(Duration::from_millis(
-                                            self.core.settings.heartbeat_interval_ms.clamp(10, 1000) as u64,
+                                            self.core.settings.heartbeat_interval_ms.clamp(10, 100) as u64,
                                         ));
                                         continue;
                                     }
@@ -806,7 +817,8 @@ impl Study {
                             }
                         };
                         let mut t = trial.clone();
-                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| objective.evaluate(&mut t)));
+                        let result =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| objective.evaluate(&mut t)));
                         let outcome = match result {
                             Ok(Ok(values)) => Outcome::Complete(values.0),
                             Ok(Err(TrialError::Pruned)) => Outcome::Pruned,
@@ -914,7 +926,15 @@ impl Trial {
 
     /// A float in [low, high] (log-uniform when `log`).
     pub fn suggest_float(&mut self, name: &str, low: f64, high: f64, log: bool) -> Result<f64> {
-        let v = self.suggest(name, &Distribution::Float { low, high, log, step: None })?;
+        let v = self.suggest(
+            name,
+            &Distribution::Float {
+                low,
+                high,
+                log,
+                step: None,
+            },
+        )?;
         Ok(v.as_f64().unwrap_or(low))
     }
 
@@ -934,7 +954,15 @@ impl Trial {
 
     /// An integer in [low, high] (log-uniform when `log`).
     pub fn suggest_int(&mut self, name: &str, low: i64, high: i64, log: bool) -> Result<i64> {
-        let v = self.suggest(name, &Distribution::Int { low, high, log, step: 1 })?;
+        let v = self.suggest(
+            name,
+            &Distribution::Int {
+                low,
+                high,
+                log,
+                step: 1,
+            },
+        )?;
         Ok(match v {
             ParamValue::Int(i) => i,
             other => other.as_f64().map(|f| f as i64).unwrap_or(low),
@@ -959,7 +987,11 @@ impl Trial {
     }
 
     /// One of `choices`.
-    pub fn suggest_categorical<T: Into<ParamValue> + Clone>(&mut self, name: &str, choices: &[T]) -> Result<ParamValue> {
+    pub fn suggest_categorical<T: Into<ParamValue> + Clone>(
+        &mut self,
+        name: &str,
+        choices: &[T],
+    ) -> Result<ParamValue> {
         let choices: Vec<ParamValue> = choices.iter().cloned().map(Into::into).collect();
         self.suggest(name, &Distribution::Categorical { choices })
     }
@@ -991,7 +1023,10 @@ impl Trial {
                 // An enqueued value must fit the distribution the objective asks with.
                 let v = p.value.clone();
                 let internal = dist.to_internal(&v).map_err(|e| {
-                    invalid(format!("parameter '{name}': the enqueued value does not fit: {}", e.message))
+                    invalid(format!(
+                        "parameter '{name}': the enqueued value does not fit: {}",
+                        e.message
+                    ))
                 })?;
                 inner.frozen.params.insert(
                     name.to_string(),
@@ -1064,7 +1099,10 @@ impl Trial {
         {
             let mut inner = lock(&self.inner);
             if inner.frozen.state != TrialState::Running {
-                return Err(invalid_state(format!("trial {} is {}", inner.frozen.number, inner.frozen.state)));
+                return Err(invalid_state(format!(
+                    "trial {} is {}",
+                    inner.frozen.number, inner.frozen.state
+                )));
             }
             inner.frozen.intermediate.insert(step, value);
             inner.dirty = true;
@@ -1077,7 +1115,10 @@ impl Trial {
         self.flush()?;
         let trials = self.core.storage.trials(self.core.info.study_id)?;
         let inner = lock(&self.inner);
-        Ok(self.core.pruner.prune(&self.core.info.directions, &trials, &inner.frozen))
+        Ok(self
+            .core
+            .pruner
+            .prune(&self.core.info.directions, &trials, &inner.frozen))
     }
 
     /// Sets a user attribute on the trial.

@@ -84,7 +84,9 @@ impl Direction {
         match s.to_ascii_lowercase().as_str() {
             "minimize" | "min" | "minimise" => Ok(Direction::Minimize),
             "maximize" | "max" | "maximise" => Ok(Direction::Maximize),
-            _ => Err(invalid(format!("unknown direction '{s}': expected minimize or maximize"))),
+            _ => Err(invalid(format!(
+                "unknown direction '{s}': expected minimize or maximize"
+            ))),
         }
     }
 
@@ -273,8 +275,14 @@ mod tests {
         let back = FrozenTrial::params_from_json(&t.params_json()).unwrap();
         assert_eq!(back, t.params);
         t.intermediate.insert(3, 0.5);
-        assert_eq!(FrozenTrial::intermediate_from_json(&t.intermediate_json()), t.intermediate);
-        assert!(FrozenTrial::params_from_json(&serde_json::json!({"x": {"value": 5, "distribution": {"type": "int", "low": 0, "high": 3}}})).is_err());
+        assert_eq!(
+            FrozenTrial::intermediate_from_json(&t.intermediate_json()),
+            t.intermediate
+        );
+        assert!(FrozenTrial::params_from_json(
+            &serde_json::json!({"x": {"value": 5, "distribution": {"type": "int", "low": 0, "high": 3}}})
+        )
+        .is_err());
     }
 
     #[test]
@@ -282,6 +290,9 @@ mod tests {
         assert_eq!(TrialState::parse("pruned").unwrap(), TrialState::Pruned);
         assert!(TrialState::parse("DONE").is_err());
         assert_eq!(Direction::parse("max").unwrap(), Direction::Maximize);
-        assert!(Direction::parse("up").unwrap_err().message.contains("minimize or maximize"));
+        assert!(Direction::parse("up")
+            .unwrap_err()
+            .message
+            .contains("minimize or maximize"));
     }
 }

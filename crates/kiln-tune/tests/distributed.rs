@@ -56,8 +56,15 @@ fn worker_process_entry() {
     };
     let rt = rt();
     let s = Study::load_or_create(storage(&rt, &uri), options(&study)).unwrap();
-    s.optimize(&objective, &OptimizeOptions { n_trials: Some(n.parse().unwrap()), timeout: None, n_jobs: 2 })
-        .unwrap();
+    s.optimize(
+        &objective,
+        &OptimizeOptions {
+            n_trials: Some(n.parse().unwrap()),
+            timeout: None,
+            n_jobs: 2,
+        },
+    )
+    .unwrap();
 }
 
 fn spawn_worker(uri: &str, study: &str, trials: u64, sleep_ms: u64) -> std::process::Child {
@@ -79,15 +86,41 @@ fn trials_are_child_runs_and_a_study_resumes() {
     for db in rt.block_on(common::databases()) {
         let st = storage(&rt, &db.uri);
         let study = Study::create(st.clone(), options("runs")).unwrap();
-        study.optimize(&objective, &OptimizeOptions { n_trials: Some(12), timeout: None, n_jobs: 3 }).unwrap();
+        study
+            .optimize(
+                &objective,
+                &OptimizeOptions {
+                    n_trials: Some(12),
+                    timeout: None,
+                    n_jobs: 3,
+                },
+            )
+            .unwrap();
         let trials = study.trials().unwrap();
-        assert_eq!(trials.iter().map(|t| t.number).collect::<Vec<_>>(), (0..12).collect::<Vec<_>>(), "{}", db.name);
+        assert_eq!(
+            trials.iter().map(|t| t.number).collect::<Vec<_>>(),
+            (0..12).collect::<Vec<_>>(),
+            "{}",
+            db.name
+        );
         assert!(trials.iter().all(|t| t.state == TrialState::Complete));
         // Another process's view (a fresh storage) sees the same study, and resumes it.
         let other = Study::load(storage(&rt, &db.uri), "runs").unwrap();
         assert_eq!(other.trials().unwrap().len(), 12);
-        assert_eq!(other.best_trial().unwrap().unwrap().number, study.best_trial().unwrap().unwrap().number);
-        other.optimize(&objective, &OptimizeOptions { n_trials: Some(15), timeout: None, n_jobs: 1 }).unwrap();
+        assert_eq!(
+            other.best_trial().unwrap().unwrap().number,
+            study.best_trial().unwrap().unwrap().number
+        );
+        other
+            .optimize(
+                &objective,
+                &OptimizeOptions {
+                    n_trials: Some(15),
+                    timeout: None,
+                    n_jobs: 1,
+                },
+            )
+            .unwrap();
         assert_eq!(study.trials().unwrap().len(), 15, "{}", db.name);
         // Each trial is a child run of the study's run with its params and value.
         let sql = SqlStorage::open_blocking(&rt, &db.uri).unwrap();
@@ -96,7 +129,10 @@ fn trials_are_child_runs_and_a_study_resumes() {
         let tag = |k: &str| run.data.tags.iter().find(|x| x.key == k).map(|x| x.value.clone());
         assert_eq!(tag("mlflow.parentRunId"), study.info().parent_run_id.clone());
         assert_eq!(run.info.status, "FINISHED");
-        assert_eq!(run.data.metrics.iter().find(|m| m.key == "value").map(|m| m.value), t.value());
+        assert_eq!(
+            run.data.metrics.iter().find(|m| m.key == "value").map(|m| m.value),
+            t.value()
+        );
         assert!(run.data.params.iter().any(|p| p.key == "k"));
         rt.block_on(db.finish());
     }
@@ -114,8 +150,16 @@ fn worker_processes_share_a_study_without_losing_or_repeating_trials() {
         let trials = Study::load(storage(&rt, &db.uri), "shared").unwrap().trials().unwrap();
         assert_eq!(trials.len(), 24, "{}", db.name);
         assert!(trials.iter().all(|t| t.state == TrialState::Complete));
-        let workers_seen: BTreeSet<String> = trials.iter().filter_map(|t| t.worker.clone()).map(|w| w.split(':').nth(1).unwrap_or("").to_string()).collect();
-        assert!(workers_seen.len() >= 2, "{}: trials spread over processes {workers_seen:?}", db.name);
+        let workers_seen: BTreeSet<String> = trials
+            .iter()
+            .filter_map(|t| t.worker.clone())
+            .map(|w| w.split(':').nth(1).unwrap_or("").to_string())
+            .collect();
+        assert!(
+            workers_seen.len() >= 2,
+            "{}: trials spread over processes {workers_seen:?}",
+            db.name
+        );
         rt.block_on(db.finish());
     }
 }
@@ -139,14 +183,27 @@ fn a_killed_worker_trial_is_failed_and_retried_with_the_same_params() {
             if running.len() == 2 {
                 break running;
             }
-            assert!(Instant::now() < deadline, "{}: the worker never started its trials", db.name);
+            assert!(
+                Instant::now() < deadline,
+                "{}: the worker never started its trials",
+                db.name
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         // A surviving worker reaps the dead trials and runs their retries first.
         std::env::remove_var("KILN_TUNE_TEST_SLEEP_MS");
-        study.optimize(&objective, &OptimizeOptions { n_trials: Some(4), timeout: None, n_jobs: 1 }).unwrap();
+        study
+            .optimize(
+                &objective,
+                &OptimizeOptions {
+                    n_trials: Some(4),
+                    timeout: None,
+                    n_jobs: 1,
+                },
+            )
+            .unwrap();
         let trials = study.trials().unwrap();
         for v in &victims {
             let dead = &trials[v.number as usize];

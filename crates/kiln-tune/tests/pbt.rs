@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use kiln_tune::pbt::{run_pbt, PbtConfig, PbtMember};
 use kiln_tune::study::{Study, StudyOptions};
-use kiln_tune::{Direction, MemoryStorage, ParamValue, SamplerConfig, SamplerKind, SearchSpace, TrialError, TrialState};
+use kiln_tune::{
+    Direction, MemoryStorage, ParamValue, SamplerConfig, SamplerKind, SearchSpace, TrialError, TrialState,
+};
 
 /// Gradient descent on (w - 3)^2 from w = -5; `lr` > 1 diverges, tiny `lr` crawls.
 struct Toy {
@@ -14,7 +16,9 @@ struct Toy {
 
 impl PbtMember for Toy {
     fn train(&mut self, params: &BTreeMap<String, ParamValue>, steps: u64) -> Result<f64, TrialError> {
-        let lr = params["lr"].as_f64().ok_or_else(|| TrialError::Failed("no lr".into()))?;
+        let lr = params["lr"]
+            .as_f64()
+            .ok_or_else(|| TrialError::Failed("no lr".into()))?;
         for _ in 0..steps {
             self.w -= lr * 2.0 * (self.w - 3.0);
         }
@@ -73,7 +77,12 @@ fn pbt_exploits_better_members_and_beats_its_starting_population() {
         })
         .collect();
     baseline.sort_by(|a, b| a.total_cmp(b));
-    assert!(result.best_value <= baseline[0] * 1.0000001, "{} vs best fixed {}", result.best_value, baseline[0]);
+    assert!(
+        result.best_value <= baseline[0] * 1.0000001,
+        "{} vs best fixed {}",
+        result.best_value,
+        baseline[0]
+    );
     assert!(result.best_value < baseline[3], "better than the median member");
     // The lineage is in the store: every continuation names an existing parent.
     for t in trials.iter().filter(|t| t.attrs.contains_key("user:pbt:parent")) {
@@ -88,10 +97,22 @@ fn pbt_exploits_better_members_and_beats_its_starting_population() {
 fn pbt_rejects_bad_settings() {
     let s = study();
     for cfg in [
-        PbtConfig { population: 1, ..PbtConfig::default() },
-        PbtConfig { interval: 0, ..PbtConfig::default() },
-        PbtConfig { quantile: 0.9, ..PbtConfig::default() },
-        PbtConfig { perturb: vec![], ..PbtConfig::default() },
+        PbtConfig {
+            population: 1,
+            ..PbtConfig::default()
+        },
+        PbtConfig {
+            interval: 0,
+            ..PbtConfig::default()
+        },
+        PbtConfig {
+            quantile: 0.9,
+            ..PbtConfig::default()
+        },
+        PbtConfig {
+            perturb: vec![],
+            ..PbtConfig::default()
+        },
     ] {
         assert!(run_pbt(&s, &cfg, |_| Toy { w: 0.0 }).is_err());
     }

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kiln_tune::study::{OptimizeOptions, Outcome, Study, StudyOptions};
-use kiln_tune::{Direction, MemoryStorage, ParamValue, PrunerConfig, PrunerKind, SamplerConfig, SamplerKind, SearchSpace, Storage, Trial, TrialError, TrialState};
+use kiln_tune::{
+    Direction, MemoryStorage, ParamValue, PrunerConfig, PrunerKind, SamplerConfig, SamplerKind, SearchSpace, Storage,
+    Trial, TrialError, TrialState,
+};
 
 fn mem() -> Arc<dyn Storage> {
     Arc::new(MemoryStorage::new())
@@ -18,11 +21,14 @@ fn quad(t: &mut Trial) -> Result<f64, TrialError> {
 
 #[test]
 fn random_values_differ_between_trials() {
-    let study = Study::create(mem(), StudyOptions {
-        sampler: SamplerConfig::of(SamplerKind::Random),
-        seed: Some(1),
-        ..StudyOptions::new("r", Direction::Minimize)
-    })
+    let study = Study::create(
+        mem(),
+        StudyOptions {
+            sampler: SamplerConfig::of(SamplerKind::Random),
+            seed: Some(1),
+            ..StudyOptions::new("r", Direction::Minimize)
+        },
+    )
     .unwrap();
     let mut xs = Vec::new();
     for _ in 0..40 {
@@ -40,12 +46,15 @@ fn random_values_differ_between_trials() {
 #[test]
 fn random_values_differ_with_a_declared_space() {
     let space = SearchSpace::from_json(&serde_json::json!({"x": {"float": [-5, 5]}, "y": {"float": [-5, 5]}})).unwrap();
-    let study = Study::create(mem(), StudyOptions {
-        sampler: SamplerConfig::of(SamplerKind::Random),
-        seed: Some(1),
-        space: Some(space),
-        ..StudyOptions::new("r", Direction::Minimize)
-    })
+    let study = Study::create(
+        mem(),
+        StudyOptions {
+            sampler: SamplerConfig::of(SamplerKind::Random),
+            seed: Some(1),
+            space: Some(space),
+            ..StudyOptions::new("r", Direction::Minimize)
+        },
+    )
     .unwrap();
     let mut xs = Vec::new();
     for _ in 0..40 {
@@ -82,7 +91,14 @@ fn run(study: &Study, n: usize) {
 
 #[test]
 fn every_sampler_improves_on_a_quadratic_and_is_reproducible() {
-    for kind in [SamplerKind::Tpe, SamplerKind::Gp, SamplerKind::Cmaes, SamplerKind::Sobol, SamplerKind::Auto, SamplerKind::Nsga2] {
+    for kind in [
+        SamplerKind::Tpe,
+        SamplerKind::Gp,
+        SamplerKind::Cmaes,
+        SamplerKind::Sobol,
+        SamplerKind::Auto,
+        SamplerKind::Nsga2,
+    ] {
         let best = |seed| {
             let study = Study::create(mem(), opts(kind, seed)).unwrap();
             run(&study, 40);
@@ -108,7 +124,14 @@ fn every_sampler_improves_on_a_quadratic_and_is_reproducible() {
 #[test]
 fn grid_covers_the_grid_once_then_repeats() {
     let space = declared(serde_json::json!({"a": {"int": [0, 2]}, "b": {"choices": ["x", "y"]}}));
-    let study = Study::create(mem(), StudyOptions { space: Some(space.clone()), ..opts(SamplerKind::Grid, 0) }).unwrap();
+    let study = Study::create(
+        mem(),
+        StudyOptions {
+            space: Some(space.clone()),
+            ..opts(SamplerKind::Grid, 0)
+        },
+    )
+    .unwrap();
     let mut seen = Vec::new();
     for _ in 0..6 {
         let t = study.ask_space(None).unwrap().unwrap();
@@ -130,7 +153,14 @@ fn conditional_parameters_appear_only_when_their_condition_holds() {
         "num_leaves": {"int": [8, 256], "log": true, "when": {"boosting": "gbdt"}},
         "drop_rate": {"float": [0.0, 0.5], "when": {"boosting": "dart"}},
     }));
-    let study = Study::create(mem(), StudyOptions { space: Some(space.clone()), ..opts(SamplerKind::Tpe, 1) }).unwrap();
+    let study = Study::create(
+        mem(),
+        StudyOptions {
+            space: Some(space.clone()),
+            ..opts(SamplerKind::Tpe, 1)
+        },
+    )
+    .unwrap();
     let mut kinds = std::collections::BTreeSet::new();
     for _ in 0..30 {
         let mut t = study.ask().unwrap();
@@ -139,7 +169,11 @@ fn conditional_parameters_appear_only_when_their_condition_holds() {
         assert_eq!(p.contains_key("num_leaves"), b == "gbdt", "{p:?}");
         assert_eq!(p.contains_key("drop_rate"), b == "dart", "{p:?}");
         kinds.insert(b.clone());
-        let v = if b == "gbdt" { p["num_leaves"].as_f64().unwrap() } else { 300.0 };
+        let v = if b == "gbdt" {
+            p["num_leaves"].as_f64().unwrap()
+        } else {
+            300.0
+        };
         study.tell(&t, Outcome::Complete(vec![v])).unwrap();
     }
     assert_eq!(kinds.len(), 2);
@@ -173,10 +207,26 @@ fn bad_tells_and_reports_are_defined() {
     let mut t2 = study.ask().unwrap();
     t2.suggest_float("x", 0.0, 1.0, false).unwrap();
     let x = t2.suggest_float("x", 0.0, 1.0, false).unwrap();
-    assert_eq!(t2.suggest_float("x", 0.0, 2.0, false).unwrap(), x, "a compatible range gives the same value");
-    assert!(t2.suggest_int("x", 0, 2, false).unwrap_err().message.contains("another distribution"));
-    assert!(t2.suggest_float("y", 2.0, 1.0, false).unwrap_err().message.contains("greater"));
-    assert!(t2.suggest_categorical::<&str>("c", &[]).unwrap_err().message.contains("at least one choice"));
+    assert_eq!(
+        t2.suggest_float("x", 0.0, 2.0, false).unwrap(),
+        x,
+        "a compatible range gives the same value"
+    );
+    assert!(t2
+        .suggest_int("x", 0, 2, false)
+        .unwrap_err()
+        .message
+        .contains("another distribution"));
+    assert!(t2
+        .suggest_float("y", 2.0, 1.0, false)
+        .unwrap_err()
+        .message
+        .contains("greater"));
+    assert!(t2
+        .suggest_categorical::<&str>("c", &[])
+        .unwrap_err()
+        .message
+        .contains("at least one choice"));
     // Two directions with a single-objective sampler, and no direction at all.
     let mut o = opts(SamplerKind::Gp, 0);
     o.directions = vec![Direction::Minimize, Direction::Maximize];
@@ -187,7 +237,10 @@ fn bad_tells_and_reports_are_defined() {
     // The same name twice.
     let s = mem();
     Study::create(s.clone(), opts(SamplerKind::Tpe, 0)).unwrap();
-    assert_eq!(Study::create(s, opts(SamplerKind::Tpe, 0)).unwrap_err().code, kiln_tune::error::ErrorCode::ResourceAlreadyExists);
+    assert_eq!(
+        Study::create(s, opts(SamplerKind::Tpe, 0)).unwrap_err().code,
+        kiln_tune::error::ErrorCode::ResourceAlreadyExists
+    );
 }
 
 #[test]
@@ -202,7 +255,14 @@ fn optimize_respects_the_budget_with_parallel_jobs_and_records_failures() {
         }
     };
     let s = study
-        .optimize(&objective, &OptimizeOptions { n_trials: Some(30), timeout: None, n_jobs: 4 })
+        .optimize(
+            &objective,
+            &OptimizeOptions {
+                n_trials: Some(30),
+                timeout: None,
+                n_jobs: 4,
+            },
+        )
         .unwrap();
     let trials = study.trials().unwrap();
     assert_eq!(trials.len(), 30);
@@ -211,19 +271,36 @@ fn optimize_respects_the_budget_with_parallel_jobs_and_records_failures() {
     assert_eq!(numbers, (0..30).collect::<Vec<_>>());
     let fails: Vec<&Arc<kiln_tune::FrozenTrial>> = trials.iter().filter(|t| t.state == TrialState::Fail).collect();
     assert_eq!(fails.len() as u64, s.failed);
-    assert!(fails.iter().any(|t| t.attrs["kiln:fail_reason"].as_str().unwrap().contains("panicked")));
+    assert!(fails
+        .iter()
+        .any(|t| t.attrs["kiln:fail_reason"].as_str().unwrap().contains("panicked")));
     // Resuming continues the same study up to the new total.
     let again = Study::load(study.storage().clone(), "s").unwrap();
-    again.optimize(&objective, &OptimizeOptions { n_trials: Some(35), timeout: None, n_jobs: 1 }).unwrap();
+    again
+        .optimize(
+            &objective,
+            &OptimizeOptions {
+                n_trials: Some(35),
+                timeout: None,
+                n_jobs: 1,
+            },
+        )
+        .unwrap();
     assert_eq!(again.trials().unwrap().len(), 35);
 }
 
 #[test]
 fn median_pruner_stops_bad_curves() {
-    let study = Study::create(mem(), StudyOptions {
-        pruner: PrunerConfig { n_startup_trials: Some(3), ..PrunerConfig::of(PrunerKind::Median) },
-        ..opts(SamplerKind::Random, 2)
-    })
+    let study = Study::create(
+        mem(),
+        StudyOptions {
+            pruner: PrunerConfig {
+                n_startup_trials: Some(3),
+                ..PrunerConfig::of(PrunerKind::Median)
+            },
+            ..opts(SamplerKind::Random, 2)
+        },
+    )
     .unwrap();
     let objective = |t: &mut Trial| -> Result<f64, TrialError> {
         let level = t.suggest_float("level", 0.0, 1.0, false)?;
@@ -244,7 +321,16 @@ fn median_pruner_stops_bad_curves() {
         .unwrap()?;
         Ok(v)
     };
-    let s = study.optimize(&objective, &OptimizeOptions { n_trials: Some(30), timeout: None, n_jobs: 1 }).unwrap();
+    let s = study
+        .optimize(
+            &objective,
+            &OptimizeOptions {
+                n_trials: Some(30),
+                timeout: None,
+                n_jobs: 1,
+            },
+        )
+        .unwrap();
     assert!(s.pruned > 5, "{s:?}");
     for t in study.trials().unwrap() {
         if t.state == TrialState::Pruned {
@@ -264,13 +350,25 @@ fn multi_objective_front_is_non_dominated() {
         let y = t.suggest_float("y", 0.0, 1.0, false)?;
         Ok(vec![x, (1.0 + y) * (1.0 - x.sqrt())])
     };
-    study.optimize(&objective, &OptimizeOptions { n_trials: Some(60), timeout: None, n_jobs: 1 }).unwrap();
+    study
+        .optimize(
+            &objective,
+            &OptimizeOptions {
+                n_trials: Some(60),
+                timeout: None,
+                n_jobs: 1,
+            },
+        )
+        .unwrap();
     let front = study.best_trials().unwrap();
     assert!(front.len() >= 3);
     for a in &front {
         for b in &front {
             let (va, vb) = (a.values.as_ref().unwrap(), b.values.as_ref().unwrap());
-            assert!(!(va[0] <= vb[0] && va[1] <= vb[1] && va != vb), "{va:?} dominates {vb:?}");
+            assert!(
+                !(va[0] <= vb[0] && va[1] <= vb[1] && va != vb),
+                "{va:?} dominates {vb:?}"
+            );
         }
     }
     assert!(study.best_trial().is_err(), "no single best with two objectives");
@@ -279,16 +377,37 @@ fn multi_objective_front_is_non_dominated() {
     o.name = "mo-tpe".into();
     o.directions = vec![Direction::Minimize, Direction::Maximize];
     let s2 = Study::create(mem(), o).unwrap();
-    s2.optimize(&|t: &mut Trial| -> Result<Vec<f64>, TrialError> { let x = t.suggest_float("x", 0.0, 1.0, false)?; Ok(vec![x, x]) },
-        &OptimizeOptions { n_trials: Some(20), timeout: None, n_jobs: 1 }).unwrap();
+    s2.optimize(
+        &|t: &mut Trial| -> Result<Vec<f64>, TrialError> {
+            let x = t.suggest_float("x", 0.0, 1.0, false)?;
+            Ok(vec![x, x])
+        },
+        &OptimizeOptions {
+            n_trials: Some(20),
+            timeout: None,
+            n_jobs: 1,
+        },
+    )
+    .unwrap();
     assert!(!s2.best_trials().unwrap().is_empty());
 }
 
 #[test]
 fn enqueued_points_run_first_with_their_values() {
     let space = declared(serde_json::json!({"x": {"float": [-5, 5]}, "y": {"float": [-5, 5]}}));
-    let study = Study::create(mem(), StudyOptions { space: Some(space), ..opts(SamplerKind::Tpe, 1) }).unwrap();
-    let fixed: BTreeMap<String, ParamValue> = [("x".to_string(), ParamValue::Float(1.0)), ("y".to_string(), ParamValue::Float(-2.0))].into();
+    let study = Study::create(
+        mem(),
+        StudyOptions {
+            space: Some(space),
+            ..opts(SamplerKind::Tpe, 1)
+        },
+    )
+    .unwrap();
+    let fixed: BTreeMap<String, ParamValue> = [
+        ("x".to_string(), ParamValue::Float(1.0)),
+        ("y".to_string(), ParamValue::Float(-2.0)),
+    ]
+    .into();
     let n = study.enqueue(&fixed).unwrap();
     let mut t = study.ask().unwrap();
     assert_eq!(t.number(), n);
@@ -299,11 +418,14 @@ fn enqueued_points_run_first_with_their_values() {
 
 #[test]
 fn a_lost_worker_trial_is_failed_and_retried_with_its_params() {
-    let study = Study::create(mem(), StudyOptions {
-        heartbeat_interval: std::time::Duration::from_millis(20),
-        grace: std::time::Duration::from_millis(60),
-        ..opts(SamplerKind::Random, 1)
-    })
+    let study = Study::create(
+        mem(),
+        StudyOptions {
+            heartbeat_interval: std::time::Duration::from_millis(20),
+            grace: std::time::Duration::from_millis(60),
+            ..opts(SamplerKind::Random, 1)
+        },
+    )
     .unwrap();
     // A trial with a heartbeat that nobody beats any more (its worker "died").
     let storage = study.storage().clone();
@@ -311,24 +433,46 @@ fn a_lost_worker_trial_is_failed_and_retried_with_its_params() {
     let mut t0 = kiln_tune::FrozenTrial::new(0, 0, TrialState::Running);
     let d = kiln_tune::Distribution::float(-5.0, 5.0).unwrap();
     for (name, v) in [("x", 0.5), ("y", 1.5)] {
-        t0.params.insert(name.into(), kiln_tune::trial::TrialParam { value: v.into(), internal: v, distribution: d.clone() });
+        t0.params.insert(
+            name.into(),
+            kiln_tune::trial::TrialParam {
+                value: v.into(),
+                internal: v,
+                distribution: d.clone(),
+            },
+        );
     }
     let created = storage
-        .create_trial(info.study_id, kiln_tune::storage::TrialCreate {
-            state: TrialState::Running,
-            params: t0.params.clone(),
-            attrs: BTreeMap::new(),
-            worker: Some("dead".into()),
-            budget: Some(3),
-        })
+        .create_trial(
+            info.study_id,
+            kiln_tune::storage::TrialCreate {
+                state: TrialState::Running,
+                params: t0.params.clone(),
+                attrs: BTreeMap::new(),
+                worker: Some("dead".into()),
+                budget: Some(3),
+            },
+        )
         .unwrap()
         .unwrap();
     let lost = created.param_values();
     std::thread::sleep(std::time::Duration::from_millis(100));
-    let s = study.optimize(&|t: &mut Trial| quad(t), &OptimizeOptions { n_trials: Some(3), timeout: None, n_jobs: 1 }).unwrap();
+    let s = study
+        .optimize(
+            &|t: &mut Trial| quad(t),
+            &OptimizeOptions {
+                n_trials: Some(3),
+                timeout: None,
+                n_jobs: 1,
+            },
+        )
+        .unwrap();
     let trials = study.trials().unwrap();
     assert_eq!(trials[0].state, TrialState::Fail);
-    let retry = trials.iter().find(|x| x.attrs.get("kiln:retry_of") == Some(&serde_json::json!(0))).unwrap();
+    let retry = trials
+        .iter()
+        .find(|x| x.attrs.get("kiln:retry_of") == Some(&serde_json::json!(0)))
+        .unwrap();
     assert_eq!(retry.state, TrialState::Complete);
     assert_eq!(retry.param_values(), lost);
     // 3 budgeted trials completed; the failed one gave its place to its retry.
@@ -345,8 +489,22 @@ fn parallel_jobs_do_not_sample_the_same_point() {
             std::thread::sleep(std::time::Duration::from_millis(5));
             Ok(v)
         };
-        study.optimize(&objective, &OptimizeOptions { n_trials: Some(24), timeout: None, n_jobs: 4 }).unwrap();
-        let mut points: Vec<String> = study.trials().unwrap().iter().map(|t| format!("{:?}", t.param_values())).collect();
+        study
+            .optimize(
+                &objective,
+                &OptimizeOptions {
+                    n_trials: Some(24),
+                    timeout: None,
+                    n_jobs: 4,
+                },
+            )
+            .unwrap();
+        let mut points: Vec<String> = study
+            .trials()
+            .unwrap()
+            .iter()
+            .map(|t| format!("{:?}", t.param_values()))
+            .collect();
         let n = points.len();
         points.sort();
         points.dedup();

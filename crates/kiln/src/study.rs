@@ -257,8 +257,10 @@ fn create(a: CreateArgs) -> Result<()> {
     }
     .map_err(tune_err)?;
     if a.storage.json {
-        print_json(&serde_json::json!({"name": study.name(), "study_id": study.info().study_id,
-            "parent_run_id": study.info().parent_run_id, "experiment_id": study.info().experiment_id}));
+        print_json(
+            &serde_json::json!({"name": study.name(), "study_id": study.info().study_id,
+            "parent_run_id": study.info().parent_run_id, "experiment_id": study.info().experiment_id}),
+        );
     } else {
         println!(
             "study '{}' (sampler {}, pruner {}); its trials are child runs of run {}",
@@ -275,7 +277,11 @@ fn ask(a: AskArgs) -> Result<()> {
     let (_rt, storage) = open(&a.storage.storage)?;
     let study = load(&storage, &a.study)?;
     let Some(t) = study.ask_space(a.budget).map_err(tune_err)? else {
-        bail!("study '{}' already has {} trials (the budget)", a.study, a.budget.unwrap_or(0));
+        bail!(
+            "study '{}' already has {} trials (the budget)",
+            a.study,
+            a.budget.unwrap_or(0)
+        );
     };
     let frozen = t.frozen();
     if a.storage.json {
@@ -302,14 +308,19 @@ fn tell(a: TellArgs) -> Result<()> {
         (Some(other), _) => bail!("--state must be complete, pruned or fail, not '{other}'"),
     };
     let (_rt, storage) = open(&a.storage.storage)?;
-    let t = load(&storage, &a.study)?.tell_number(a.trial, outcome).map_err(tune_err)?;
+    let t = load(&storage, &a.study)?
+        .tell_number(a.trial, outcome)
+        .map_err(tune_err)?;
     if a.storage.json {
         print_json(&trial_json(&t));
     } else if t.state == TrialState::Fail {
         println!(
             "trial {} recorded as FAIL: {}",
             t.number,
-            t.attrs.get(kiln_tune::storage::FAIL_REASON_ATTR).and_then(|v| v.as_str()).unwrap_or("")
+            t.attrs
+                .get(kiln_tune::storage::FAIL_REASON_ATTR)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
         );
     } else {
         println!("trial {} recorded as {}", t.number, t.state);
@@ -371,7 +382,12 @@ fn best(a: BestArgs) -> Result<()> {
 fn trials(a: TrialsArgs) -> Result<()> {
     let (_rt, storage) = open(&a.storage.storage)?;
     let study = load(&storage, &a.study)?;
-    let state = a.state.as_deref().map(TrialState::parse).transpose().map_err(tune_err)?;
+    let state = a
+        .state
+        .as_deref()
+        .map(TrialState::parse)
+        .transpose()
+        .map_err(tune_err)?;
     let trials: Vec<Arc<kiln_tune::FrozenTrial>> = study
         .trials()
         .map_err(tune_err)?
@@ -379,7 +395,9 @@ fn trials(a: TrialsArgs) -> Result<()> {
         .filter(|t| state.is_none_or(|s| t.state == s))
         .collect();
     if a.storage.json {
-        print_json(&serde_json::Value::Array(trials.iter().map(|t| trial_json(t)).collect()));
+        print_json(&serde_json::Value::Array(
+            trials.iter().map(|t| trial_json(t)).collect(),
+        ));
     } else {
         print!("{}", trials_table(&trials, &study.settings().metrics));
     }
@@ -397,7 +415,12 @@ fn list(a: StorageArgs) -> Result<()> {
         print_json(&serde_json::Value::Array(rows));
     } else {
         for r in rows {
-            println!("{}  {}  {} trials", r["name"].as_str().unwrap_or(""), r["directions"], r["n_trials"]);
+            println!(
+                "{}  {}  {} trials",
+                r["name"].as_str().unwrap_or(""),
+                r["directions"],
+                r["n_trials"]
+            );
         }
     }
     Ok(())
@@ -409,25 +432,44 @@ pub fn result_files(study: &Study) -> Result<BTreeMap<String, String>> {
     let name = study.name();
     let mut files = BTreeMap::new();
     let d = study.directions();
-    files.insert("history.svg".into(), plots::history(&trials, d[0], &format!("{name}: optimisation history")));
+    files.insert(
+        "history.svg".into(),
+        plots::history(&trials, d[0], &format!("{name}: optimisation history")),
+    );
     files.insert(
         "parallel_coordinates.svg".into(),
         plots::parallel_coordinates(&trials, d[0], &format!("{name}: parallel coordinates")),
     );
     files.insert("slice.svg".into(), plots::slice(&trials, &format!("{name}: slices")));
     if let Ok(imp) = kiln_tune::importance::importances(&trials, d, 0) {
-        files.insert("importances.svg".into(), plots::importances(&imp, &format!("{name}: parameter importances (fANOVA)")));
+        files.insert(
+            "importances.svg".into(),
+            plots::importances(&imp, &format!("{name}: parameter importances (fANOVA)")),
+        );
     }
     if d.len() == 2 {
-        let front: Vec<u64> = study.best_trials().map_err(tune_err)?.iter().map(|t| t.number).collect();
+        let front: Vec<u64> = study
+            .best_trials()
+            .map_err(tune_err)?
+            .iter()
+            .map(|t| t.number)
+            .collect();
         files.insert(
             "pareto_front.svg".into(),
-            plots::pareto_front(&trials, &front, &study.settings().metrics, &format!("{name}: Pareto front")),
+            plots::pareto_front(
+                &trials,
+                &front,
+                &study.settings().metrics,
+                &format!("{name}: Pareto front"),
+            ),
         );
     } else if let Some(best) = study.best_trial().map_err(tune_err)? {
         files.insert(
             "best_params.toml".into(),
-            params_toml(&best.param_values(), Some(&format!("# best trial {} of study '{name}'", best.number))),
+            params_toml(
+                &best.param_values(),
+                Some(&format!("# best trial {} of study '{name}'", best.number)),
+            ),
         );
     }
     Ok(files)

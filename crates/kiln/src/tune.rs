@@ -83,14 +83,23 @@ pub struct Args {
 pub fn env_name(param: &str) -> String {
     let up: String = param
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("KILN_PARAM_{up}")
 }
 
 /// Parses the value line of an objective command.
 pub fn parse_values(line: &str, n: usize) -> std::result::Result<Vec<f64>, String> {
-    let parts: Vec<&str> = line.split(|c: char| c == ',' || c.is_whitespace()).filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&str> = line
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+        .collect();
     if parts.len() != n {
         return Err(format!(
             "the last output line '{line}' should hold {n} value(s), it holds {}",
@@ -104,10 +113,17 @@ pub fn parse_values(line: &str, n: usize) -> std::result::Result<Vec<f64>, Strin
 }
 
 /// Runs the objective command for one trial.
-fn run_command(cmd: &str, study: &str, trial: &mut Trial, space: &kiln_tune::SearchSpace, n_values: usize) -> std::result::Result<Vec<f64>, TrialError> {
+fn run_command(
+    cmd: &str,
+    study: &str,
+    trial: &mut Trial,
+    space: &kiln_tune::SearchSpace,
+    n_values: usize,
+) -> std::result::Result<Vec<f64>, TrialError> {
     let params = trial.suggest_space(space)?;
     trial.flush()?;
-    let json: serde_json::Map<String, serde_json::Value> = params.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+    let json: serde_json::Map<String, serde_json::Value> =
+        params.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
     let json = serde_json::Value::Object(json).to_string();
     let mut c = Command::new("sh");
     c.arg("-c")
@@ -146,7 +162,9 @@ fn run_command(cmd: &str, study: &str, trial: &mut Trial, space: &kiln_tune::Sea
             let mut it = rest.split_whitespace();
             let (Some(step), Some(value)) = (it.next(), it.next()) else {
                 kill(&mut child);
-                return Err(TrialError::Failed(format!("bad report line '{t}': expected `kiln:report STEP VALUE`")));
+                return Err(TrialError::Failed(format!(
+                    "bad report line '{t}': expected `kiln:report STEP VALUE`"
+                )));
             };
             let step: i64 = step
                 .parse()
@@ -170,7 +188,9 @@ fn run_command(cmd: &str, study: &str, trial: &mut Trial, space: &kiln_tune::Sea
         return Err(TrialError::Pruned);
     }
     if !status.success() {
-        return Err(TrialError::Failed(format!("the objective command exited with {status}")));
+        return Err(TrialError::Failed(format!(
+            "the objective command exited with {status}"
+        )));
     }
     parse_values(&last, n_values).map_err(TrialError::Failed)
 }
@@ -193,40 +213,19 @@ fn kill(child: &mut std::process::Child) {
     let _ = child.wait();
 }
 
-/// Tuning a training config (`kiln tune kiln.toml`): the training pipeline's extension point.
-fn tune_training_config(path: &std::path::Path, _cfg: &TuneConfig) -> Result<()> {
-    bail!(
-        "tuning the models of '{}' is not wired to the training pipeline yet; give --objective-cmd to tune a command",
-        path.display()
-    )
+/// The study's settings from the flags and the `[tune]` section.
+struct Settings {
+    storage_uri: String,
+    name: String,
+    trials: Option<u64>,
+    timeout: Option<f64>,
+    n_jobs: usize,
+    sampler: SamplerConfig,
+    pruner: PrunerConfig,
+    seed: Option<u64>,
 }
 
-pub fn run(a: Args) -> Result<()> {
-    let config_path = a.config.clone().or(a.config_flag.clone());
-    let cfg = match &config_path {
-        Some(p) => TuneConfig::from_file(p).map_err(|e| anyhow!(e.message))?,
-        None => TuneConfig::default(),
-    };
-    let Some(cmd) = a.objective_cmd.clone() else {
-        let Some(p) = &config_path else {
-            bail!("give --objective-cmd 'COMMAND' (with --space FILE or a config), or a kiln.toml to tune");
-        };
-        return tune_training_config(p, &cfg);
-    };
-    let space = match (&a.space, &config_path) {
-        (Some(s), _) => load_space_file(s).map_err(|e| anyhow!(e.message))?,
-        (None, Some(_)) => cfg.flat_space().map_err(|e| anyhow!(e.message))?,
-        (None, None) => bail!("give --space FILE (or a kiln.toml with [tune.space])"),
-    };
-    let directions: Vec<Direction> = if a.directions.is_empty() {
-        cfg.directions().map_err(|e| anyhow!(e.message))?
-    } else {
-        a.directions
-            .iter()
-            .map(|d| Direction::parse(d).map_err(|e| anyhow!(e.message)))
-            .collect::<Result<_>>()?
-    };
-    let metrics = if a.metrics.is_empty() { cfg.metric_names().map_err(|e| anyhow!(e.message))? } else { a.metrics.clone() };
+fn settings(a: &Args, cfg: &TuneConfig, default_name: &str, default_storage: &str) -> Result<Settings> {
     let sampler = match &a.sampler {
         Some(s) => SamplerConfig::parse_cli(s).map_err(|e| anyhow!(e.message))?,
         None => cfg.sampler.clone().unwrap_or_default(),
@@ -235,12 +234,6 @@ pub fn run(a: Args) -> Result<()> {
         Some(p) => PrunerConfig::parse_cli(p).map_err(|e| anyhow!(e.message))?,
         None => cfg.pruner.clone().unwrap_or_default(),
     };
-    let storage_uri = a
-        .storage
-        .clone()
-        .or(cfg.storage.clone())
-        .unwrap_or_else(|| "sqlite:///kiln.db".into());
-    let name = a.study.clone().or(cfg.study.clone()).unwrap_or_else(|| "kiln-tune".into());
     let trials = a.trials.or(cfg.trials);
     let timeout = a.timeout.or(cfg.timeout);
     if trials.is_none() && timeout.is_none() {
@@ -258,37 +251,80 @@ pub fn run(a: Args) -> Result<()> {
     if n_jobs == 0 {
         bail!("--n-jobs must be at least 1");
     }
-    let mut opts = StudyOptions::new(name.clone(), directions[0]);
-    opts.directions = directions.clone();
+    Ok(Settings {
+        storage_uri: a
+            .storage
+            .clone()
+            .or(cfg.storage.clone())
+            .unwrap_or_else(|| default_storage.to_string()),
+        name: a
+            .study
+            .clone()
+            .or(cfg.study.clone())
+            .unwrap_or_else(|| default_name.to_string()),
+        trials,
+        timeout,
+        n_jobs,
+        sampler,
+        pruner,
+        seed: a.seed.or(cfg.seed),
+    })
+}
+
+/// A study opened (created or resumed) in its store.
+struct Opened {
+    rt: tokio::runtime::Runtime,
+    sql: Arc<kiln_tune::SqlStorage>,
+    study: Study,
+}
+
+fn open_study(
+    st: &Settings,
+    space: kiln_tune::SearchSpace,
+    directions: Vec<Direction>,
+    metrics: Vec<String>,
+) -> Result<Opened> {
+    let mut opts = StudyOptions::new(st.name.clone(), directions[0]);
+    opts.directions = directions;
     opts.metrics = metrics;
-    opts.sampler = sampler;
-    opts.pruner = pruner;
+    opts.sampler = st.sampler.clone();
+    opts.pruner = st.pruner.clone();
     opts.space = Some(space);
-    opts.seed = a.seed.or(cfg.seed);
-    let (rt, sql) = crate::study::open_sql(&storage_uri)?;
+    opts.seed = st.seed;
+    let (rt, sql) = crate::study::open_sql(&st.storage_uri)?;
     let storage: Arc<dyn Storage> = sql.clone();
     let study = Study::load_or_create(storage, opts).map_err(|e| anyhow!(e.message))?;
-    // A resumed study keeps its own space (workers must agree).
-    let space = study.space().cloned().ok_or_else(|| anyhow!("study '{name}' has no declared space"))?;
-    let n_values = study.directions().len();
-    let objective = |t: &mut Trial| -> std::result::Result<Vec<f64>, TrialError> { run_command(&cmd, &name, t, &space, n_values) };
+    Ok(Opened { rt, sql, study })
+}
+
+/// Runs `objective` on the study, saves the plots and prints the results.
+fn optimize_and_report(a: &Args, st: &Settings, opened: &Opened, objective: &dyn kiln_tune::Objective) -> Result<()> {
+    let Opened { rt, sql, study } = opened;
     let summary = study
         .optimize(
-            &objective,
+            objective,
             &OptimizeOptions {
-                n_trials: trials,
-                timeout: timeout.map(Duration::from_secs_f64),
-                n_jobs,
+                n_trials: st.trials,
+                timeout: st.timeout.map(Duration::from_secs_f64),
+                n_jobs: st.n_jobs,
             },
         )
         .map_err(|e| anyhow!(e.message))?;
-    let files = crate::study::save_results(&rt, sql.store(), &study, &a.artifacts_destination, None).unwrap_or_else(|e| {
-        eprintln!("warning: the plots were not saved: {e:#}");
-        Vec::new()
-    });
+    let files =
+        crate::study::save_results(&rt, sql.store(), &study, &a.artifacts_destination, None).unwrap_or_else(|e| {
+            eprintln!("warning: the plots were not saved: {e:#}");
+            Vec::new()
+        });
+    let name = &st.name;
     let all = study.trials().map_err(|e| anyhow!(e.message))?;
+    let n_values = study.directions().len();
     if a.json {
-        let best: Vec<serde_json::Value> = study.best_trials().map_err(|e| anyhow!(e.message))?.iter().map(trial_json).collect();
+        let best: Vec<serde_json::Value> = study
+            .best_trials()
+            .map_err(|e| anyhow!(e.message))?
+            .iter()
+            .map(trial_json)
+            .collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
@@ -315,11 +351,126 @@ pub fn run(a: Args) -> Result<()> {
             }
         }
     } else {
-        println!("Pareto front: {} trials (kiln study best --study {name})", study.best_trials().map_err(|e| anyhow!(e.message))?.len());
+        println!(
+            "Pareto front: {} trials (kiln study best --study {name})",
+            study.best_trials().map_err(|e| anyhow!(e.message))?.len()
+        );
     }
     for f in files {
         println!("saved {f}");
     }
+    Ok(())
+}
+
+/// `kiln tune kiln.toml`: the training pipeline is the objective; the best
+/// configuration is written next to the config as `<name>.best.toml`.
+fn tune_training_config(a: &Args, path: &std::path::Path) -> Result<()> {
+    let cfg = kiln_train::config::LoadedConfig::load(&path.to_string_lossy())?;
+    let tune = cfg.config.tune.clone().ok_or_else(|| {
+        anyhow!(
+            "{}: no [tune] section: add [tune] with [tune.space.<model kind>]",
+            path.display()
+        )
+    })?;
+    let store = a
+        .storage
+        .clone()
+        .or(tune.storage.clone())
+        .or(cfg.config.track.uri.clone())
+        .unwrap_or_else(|| "sqlite:///kiln.db".into());
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "kiln".into());
+    let mut st = settings(a, &tune, &format!("{stem}-tune"), &store)?;
+    st.storage_uri = store;
+    let (objective, setup) = kiln_train::tune::TrainObjective::new(cfg, st.n_jobs)?;
+    let direction = if setup.higher_is_better {
+        Direction::Maximize
+    } else {
+        Direction::Minimize
+    };
+    if !a.json {
+        println!(
+            "tuning {} on {} rows ({}), {} {}; {} trials, {} at a time",
+            setup.kinds.join(", "),
+            setup.rows,
+            setup
+                .folds
+                .map_or_else(|| "holdout validation".to_string(), |k| format!("{k}-fold CV")),
+            if setup.higher_is_better {
+                "maximizing"
+            } else {
+                "minimizing"
+            },
+            setup.metric,
+            st.trials.map_or_else(|| "timed".to_string(), |t| t.to_string()),
+            st.n_jobs
+        );
+    }
+    let opened = open_study(&st, setup.space, vec![direction], vec![setup.metric.clone()])?;
+    let f = |t: &mut Trial| -> std::result::Result<f64, TrialError> { objective.evaluate_trial(t) };
+    optimize_and_report(a, &st, &opened, &f)?;
+    if let Some(best) = opened.study.best_trial().map_err(|e| anyhow!(e.message))? {
+        let params: std::collections::BTreeMap<String, kiln_tune::ParamValue> =
+            best.params.iter().map(|(k, p)| (k.clone(), p.value.clone())).collect();
+        let text = objective.best_config(&params)?;
+        let out = path.with_file_name(format!("{stem}.best.toml"));
+        std::fs::write(&out, text).map_err(|e| anyhow!("writing {}: {e}", out.display()))?;
+        if !a.json {
+            println!(
+                "best configuration: {} (run it with `kiln train {}`)",
+                out.display(),
+                out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let config_path = a.config.clone().or(a.config_flag.clone());
+    let Some(cmd) = a.objective_cmd.clone() else {
+        let Some(p) = &config_path else {
+            bail!("give --objective-cmd 'COMMAND' (with --space FILE or a config), or a kiln.toml to tune");
+        };
+        return tune_training_config(&a, p);
+    };
+    let cfg = match &config_path {
+        Some(p) => TuneConfig::from_file(p).map_err(|e| anyhow!(e.message))?,
+        None => TuneConfig::default(),
+    };
+    let space = match (&a.space, &config_path) {
+        (Some(s), _) => load_space_file(s).map_err(|e| anyhow!(e.message))?,
+        (None, Some(_)) => cfg.flat_space().map_err(|e| anyhow!(e.message))?,
+        (None, None) => bail!("give --space FILE (or a kiln.toml with [tune.space])"),
+    };
+    let directions: Vec<Direction> = if a.directions.is_empty() {
+        cfg.directions().map_err(|e| anyhow!(e.message))?
+    } else {
+        a.directions
+            .iter()
+            .map(|d| Direction::parse(d).map_err(|e| anyhow!(e.message)))
+            .collect::<Result<_>>()?
+    };
+    let metrics = if a.metrics.is_empty() {
+        cfg.metric_names().map_err(|e| anyhow!(e.message))?
+    } else {
+        a.metrics.clone()
+    };
+    let st = settings(&a, &cfg, "kiln-tune", "sqlite:///kiln.db")?;
+    let opened = open_study(&st, space, directions, metrics)?;
+    // A resumed study keeps its own space (workers must agree).
+    let space = opened
+        .study
+        .space()
+        .cloned()
+        .ok_or_else(|| anyhow!("study '{}' has no declared space", st.name))?;
+    let n_values = opened.study.directions().len();
+    let name = st.name.clone();
+    let objective =
+        |t: &mut Trial| -> std::result::Result<Vec<f64>, TrialError> { run_command(&cmd, &name, t, &space, n_values) };
+    optimize_and_report(&a, &st, &opened, &objective)?;
     Ok(())
 }
 

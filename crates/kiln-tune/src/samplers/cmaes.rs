@@ -118,7 +118,9 @@ impl Cma {
         }
         let (b, d) = self.eigen();
         // C^-1/2 yw = B D^-1 B^T yw
-        let bt_yw: Vec<f64> = (0..n).map(|k| (0..n).map(|i| b[i * n + k] * yw[i]).sum::<f64>() / d[k]).collect();
+        let bt_yw: Vec<f64> = (0..n)
+            .map(|k| (0..n).map(|i| b[i * n + k] * yw[i]).sum::<f64>() / d[k])
+            .collect();
         let c_inv_half_yw: Vec<f64> = (0..n).map(|i| (0..n).map(|k| b[i * n + k] * bt_yw[k]).sum()).collect();
         let cs = self.c_sigma;
         for i in 0..n {
@@ -144,7 +146,8 @@ impl Cma {
                 for (w, y) in self.weights.iter().zip(&ys) {
                     rank_mu += w * y[i] * y[j];
                 }
-                self.c[i * n + j] = keep * self.c[i * n + j] + self.c1 * self.p_c[i] * self.p_c[j] + self.c_mu * rank_mu;
+                self.c[i * n + j] =
+                    keep * self.c[i * n + j] + self.c1 * self.p_c[i] * self.p_c[j] + self.c_mu * rank_mu;
             }
         }
         self.sigma *= ((cs / self.d_sigma) * (ps_norm / self.chi_n - 1.0)).min(1.0).exp();
@@ -195,12 +198,19 @@ impl Sampler for CmaEsSampler {
         let direction = ctx.directions.first().copied();
         let mut by_gen: BTreeMap<u64, Vec<(Vec<f64>, f64)>> = BTreeMap::new();
         for t in ctx.trials.iter() {
-            let Some(g) = t.attrs.get(GEN_ATTR).and_then(|v| v.as_u64()) else { continue };
+            let Some(g) = t.attrs.get(GEN_ATTR).and_then(|v| v.as_u64()) else {
+                continue;
+            };
             if t.state != TrialState::Complete {
                 continue;
             }
-            let (Some(v), Some(d)) = (t.value(), direction) else { continue };
-            let x: Option<Vec<f64>> = dims.iter().map(|(nm, dist)| t.internal(nm).map(|x| dist.to_unit(x))).collect();
+            let (Some(v), Some(d)) = (t.value(), direction) else {
+                continue;
+            };
+            let x: Option<Vec<f64>> = dims
+                .iter()
+                .map(|(nm, dist)| t.internal(nm).map(|x| dist.to_unit(x)))
+                .collect();
             if let Some(x) = x {
                 by_gen.entry(g).or_default().push((x, d.to_min(v)));
             }
@@ -227,7 +237,13 @@ impl Sampler for CmaEsSampler {
         Ok(Relative { params, attrs })
     }
 
-    fn sample_independent(&self, ctx: &SampleContext, _trial: &FrozenTrial, name: &str, dist: &Distribution) -> Result<f64> {
+    fn sample_independent(
+        &self,
+        ctx: &SampleContext,
+        _trial: &FrozenTrial,
+        name: &str,
+        dist: &Distribution,
+    ) -> Result<f64> {
         Ok(sample_uniform(&mut ctx.rng(name), dist))
     }
 }

@@ -96,7 +96,10 @@ fn r2(a: &[f64], b: &[f64], is_cat: &[bool], inv_ls2: &[f64]) -> f64 {
 fn matern(r2: f64) -> (f64, f64) {
     let r = r2.max(0.0).sqrt();
     let e = (-SQRT5 * r).exp();
-    ((1.0 + SQRT5 * r + 5.0 / 3.0 * r2) * e, 5.0 / 3.0 * (1.0 + SQRT5 * r) * e)
+    (
+        (1.0 + SQRT5 * r + 5.0 / 3.0 * r2) * e,
+        5.0 / 3.0 * (1.0 + SQRT5 * r) * e,
+    )
 }
 
 /// Negative log posterior of the hyperparameters theta = [ln l_1..d, ln s, ln noise] and its gradient.
@@ -352,12 +355,25 @@ fn encode(t: &FrozenTrial, dims: &[(&String, &Distribution)]) -> Option<Vec<f64>
 fn decode(u: &[f64], dims: &[(&String, &Distribution)]) -> Vec<f64> {
     dims.iter()
         .zip(u)
-        .map(|((_, dist), x)| if dist.is_categorical() { x.round() } else { dist.from_unit(*x) })
+        .map(|((_, dist), x)| {
+            if dist.is_categorical() {
+                x.round()
+            } else {
+                dist.from_unit(*x)
+            }
+        })
         .collect()
 }
 
 impl GpSampler {
-    fn optimise(&self, ctx: &SampleContext, dims: &[(&String, &Distribution)], gp: &Gp, best: f64, observed: &[Vec<f64>]) -> Vec<f64> {
+    fn optimise(
+        &self,
+        ctx: &SampleContext,
+        dims: &[(&String, &Distribution)],
+        gp: &Gp,
+        best: f64,
+        observed: &[Vec<f64>],
+    ) -> Vec<f64> {
         let d = dims.len();
         let is_cat = &gp.is_cat;
         let n_choices: Vec<usize> = dims.iter().map(|(_, dd)| dd.n_choices().unwrap_or(0)).collect();
@@ -540,7 +556,13 @@ impl Sampler for GpSampler {
         })
     }
 
-    fn sample_independent(&self, ctx: &SampleContext, _trial: &FrozenTrial, name: &str, dist: &Distribution) -> Result<f64> {
+    fn sample_independent(
+        &self,
+        ctx: &SampleContext,
+        _trial: &FrozenTrial,
+        name: &str,
+        dist: &Distribution,
+    ) -> Result<f64> {
         Ok(sample_uniform(&mut ctx.rng(name), dist))
     }
 }
@@ -552,8 +574,13 @@ mod tests {
     #[test]
     fn likelihood_gradient_matches_finite_differences() {
         let mut rng = Rng::new(4);
-        let x: Vec<Vec<f64>> = (0..12).map(|_| vec![rng.uniform(), rng.uniform(), rng.below(3) as f64]).collect();
-        let y: Vec<f64> = x.iter().map(|p| (3.0 * p[0]).sin() + p[1] * p[1] + 0.3 * p[2]).collect();
+        let x: Vec<Vec<f64>> = (0..12)
+            .map(|_| vec![rng.uniform(), rng.uniform(), rng.below(3) as f64])
+            .collect();
+        let y: Vec<f64> = x
+            .iter()
+            .map(|p| (3.0 * p[0]).sin() + p[1] * p[1] + 0.3 * p[2])
+            .collect();
         let is_cat = vec![false, false, true];
         let theta = vec![-0.5, 0.2, 0.1, 0.3, (1e-3f64).ln()];
         let mut g = vec![0.0; 5];
@@ -567,7 +594,11 @@ mod tests {
             let fd = (neg_log_posterior(&x, &y, &is_cat, &tp, &mut dummy)
                 - neg_log_posterior(&x, &y, &is_cat, &tm, &mut dummy))
                 / 2e-5;
-            assert!((fd - g[i]).abs() < 1e-4 * fd.abs().max(1.0), "theta[{i}]: fd {fd} vs {}", g[i]);
+            assert!(
+                (fd - g[i]).abs() < 1e-4 * fd.abs().max(1.0),
+                "theta[{i}]: fd {fd} vs {}",
+                g[i]
+            );
         }
     }
 
@@ -593,7 +624,11 @@ mod tests {
                 a[i] += 1e-6;
                 b[i] -= 1e-6;
                 let fd = (acq.value(&a) - acq.value(&b)) / 2e-6;
-                assert!((fd - g[i]).abs() < 1e-3 * fd.abs().max(1.0), "{kind:?} dim {i}: {fd} vs {}", g[i]);
+                assert!(
+                    (fd - g[i]).abs() < 1e-3 * fd.abs().max(1.0),
+                    "{kind:?} dim {i}: {fd} vs {}",
+                    g[i]
+                );
             }
         }
     }

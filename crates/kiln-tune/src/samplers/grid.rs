@@ -38,13 +38,17 @@ impl GridSampler {
     pub fn values_of(&self, dist: &Distribution) -> Vec<ParamValue> {
         match dist {
             Distribution::Categorical { choices } => choices.clone(),
-            Distribution::Int { low, high, step, .. } if (high - low) / step < 100 => {
-                (0..=(high - low) / step).map(|k| ParamValue::Int(low + k * step)).collect()
-            }
+            Distribution::Int { low, high, step, .. } if (high - low) / step < 100 => (0..=(high - low) / step)
+                .map(|k| ParamValue::Int(low + k * step))
+                .collect(),
             _ => {
                 let (lo, hi) = match dist {
-                    Distribution::Float { low, high, log: true, .. } => (low.ln(), high.ln()),
-                    Distribution::Int { low, high, log: true, .. } => ((*low as f64).ln(), (*high as f64).ln()),
+                    Distribution::Float {
+                        low, high, log: true, ..
+                    } => (low.ln(), high.ln()),
+                    Distribution::Int {
+                        low, high, log: true, ..
+                    } => ((*low as f64).ln(), (*high as f64).ln()),
                     Distribution::Float { low, high, .. } => (*low, *high),
                     Distribution::Int { low, high, .. } => (*low as f64, *high as f64),
                     Distribution::Categorical { .. } => (0.0, 0.0),
@@ -52,7 +56,11 @@ impl GridSampler {
                 let n = self.points;
                 let mut out: Vec<ParamValue> = Vec::new();
                 for k in 0..n {
-                    let t = if n == 1 { (lo + hi) / 2.0 } else { lo + (hi - lo) * k as f64 / (n - 1) as f64 };
+                    let t = if n == 1 {
+                        (lo + hi) / 2.0
+                    } else {
+                        lo + (hi - lo) * k as f64 / (n - 1) as f64
+                    };
                     let x = dist.untransform(t);
                     let v = dist.to_external(x);
                     if !out.contains(&v) {
@@ -140,8 +148,17 @@ impl Sampler for GridSampler {
         Ok(Relative { params, attrs })
     }
 
-    fn sample_independent(&self, ctx: &SampleContext, trial: &FrozenTrial, name: &str, dist: &Distribution) -> Result<f64> {
-        if let (Some(id), Some(values)) = (trial.attrs.get(GRID_ID_ATTR).and_then(|v| v.as_u64()), self.explicit.get(name)) {
+    fn sample_independent(
+        &self,
+        ctx: &SampleContext,
+        trial: &FrozenTrial,
+        name: &str,
+        dist: &Distribution,
+    ) -> Result<f64> {
+        if let (Some(id), Some(values)) = (
+            trial.attrs.get(GRID_ID_ATTR).and_then(|v| v.as_u64()),
+            self.explicit.get(name),
+        ) {
             let dims = self.dims(&BTreeMap::new());
             let total = dims.iter().fold(1u64, |acc, (_, v)| acc.saturating_mul(v.len() as u64));
             if let Some(v) = GridSampler::decode(&dims, id % total.max(1)).get(name) {

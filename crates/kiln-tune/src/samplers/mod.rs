@@ -54,7 +54,9 @@ impl SampleContext<'_> {
 
     /// The finished trials with values (COMPLETE), in number order.
     pub fn complete(&self) -> impl Iterator<Item = &Arc<FrozenTrial>> {
-        self.trials.iter().filter(|t| t.state == TrialState::Complete && t.values.is_some())
+        self.trials
+            .iter()
+            .filter(|t| t.state == TrialState::Complete && t.values.is_some())
     }
 
     /// Whether the study has one objective.
@@ -87,7 +89,13 @@ pub trait Sampler: Send + Sync {
     }
 
     /// Samples one parameter on its own; returns its internal value.
-    fn sample_independent(&self, ctx: &SampleContext, trial: &FrozenTrial, name: &str, dist: &Distribution) -> Result<f64>;
+    fn sample_independent(
+        &self,
+        ctx: &SampleContext,
+        trial: &FrozenTrial,
+        name: &str,
+        dist: &Distribution,
+    ) -> Result<f64>;
 }
 
 /// The declared unconditional parameters, else the intersection of the
@@ -157,7 +165,9 @@ impl SamplerKind {
 
 impl fmt::Display for SamplerKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string));
+        let s = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string));
         f.write_str(s.as_deref().unwrap_or("?"))
     }
 }
@@ -230,7 +240,10 @@ impl SamplerConfig {
     pub fn parse_cli(s: &str) -> Result<SamplerConfig> {
         let (name, opts) = s.split_once(':').unwrap_or((s, ""));
         let mut table = serde_json::Map::new();
-        table.insert("kind".into(), serde_json::Value::String(name.trim().to_ascii_lowercase()));
+        table.insert(
+            "kind".into(),
+            serde_json::Value::String(name.trim().to_ascii_lowercase()),
+        );
         SamplerKind::parse(name.trim())?;
         for kv in opts.split(',').filter(|x| !x.trim().is_empty()) {
             let (k, v) = kv
@@ -264,7 +277,10 @@ impl SamplerConfig {
                 return bad("beta must be a non-negative number");
             }
         }
-        for (name, p) in [("mutation_prob", self.mutation_prob), ("crossover_prob", self.crossover_prob)] {
+        for (name, p) in [
+            ("mutation_prob", self.mutation_prob),
+            ("crossover_prob", self.crossover_prob),
+        ] {
             if let Some(p) = p {
                 if !(0.0..=1.0).contains(&p) {
                     return bad(&format!("{name} must be within [0, 1]"));
@@ -362,7 +378,13 @@ impl Sampler for AutoSampler {
     fn sample_relative(&self, ctx: &SampleContext, space: &BTreeMap<String, Distribution>) -> Result<Relative> {
         self.pick(ctx, space).sample_relative(ctx, space)
     }
-    fn sample_independent(&self, ctx: &SampleContext, trial: &FrozenTrial, name: &str, dist: &Distribution) -> Result<f64> {
+    fn sample_independent(
+        &self,
+        ctx: &SampleContext,
+        trial: &FrozenTrial,
+        name: &str,
+        dist: &Distribution,
+    ) -> Result<f64> {
         if ctx.single_objective() {
             self.tpe.sample_independent(ctx, trial, name, dist)
         } else {

@@ -145,7 +145,13 @@ impl Sampler for Nsga2Sampler {
         Ok(Relative { params, attrs })
     }
 
-    fn sample_independent(&self, ctx: &SampleContext, _trial: &FrozenTrial, name: &str, dist: &Distribution) -> Result<f64> {
+    fn sample_independent(
+        &self,
+        ctx: &SampleContext,
+        _trial: &FrozenTrial,
+        name: &str,
+        dist: &Distribution,
+    ) -> Result<f64> {
         Ok(sample_uniform(&mut ctx.rng(name), dist))
     }
 }

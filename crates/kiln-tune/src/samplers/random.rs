@@ -12,7 +12,13 @@ impl Sampler for RandomSampler {
     fn name(&self) -> &'static str {
         "random"
     }
-    fn sample_independent(&self, ctx: &SampleContext, _trial: &FrozenTrial, name: &str, dist: &Distribution) -> Result<f64> {
+    fn sample_independent(
+        &self,
+        ctx: &SampleContext,
+        _trial: &FrozenTrial,
+        name: &str,
+        dist: &Distribution,
+    ) -> Result<f64> {
         let mut rng = ctx.rng(name);
         Ok(sample_uniform(&mut rng, dist))
     }

@@ -94,7 +94,11 @@ pub fn sobol_point(index: u64, dims: usize, shift_seed: u64) -> Vec<f64> {
                 i >>= 1;
                 k += 1;
             }
-            let shift = if shift_seed == 0 { 0 } else { shift_rng.next_u64() as u32 };
+            let shift = if shift_seed == 0 {
+                0
+            } else {
+                shift_rng.next_u64() as u32
+            };
             f64::from(x ^ shift) / 4_294_967_296.0
         })
         .collect()
@@ -129,7 +133,13 @@ impl Sampler for SobolSampler {
             attrs: BTreeMap::new(),
         })
     }
-    fn sample_independent(&self, ctx: &SampleContext, _trial: &FrozenTrial, name: &str, dist: &Distribution) -> Result<f64> {
+    fn sample_independent(
+        &self,
+        ctx: &SampleContext,
+        _trial: &FrozenTrial,
+        name: &str,
+        dist: &Distribution,
+    ) -> Result<f64> {
         Ok(sample_uniform(&mut ctx.rng(name), dist))
     }
 }

@@ -116,7 +116,9 @@ impl TpeSampler {
                 Some(d) => (d.to_min(va), d.to_min(vb)),
                 None => (va, vb),
             };
-            sb.cmp(&sa).then(va.total_cmp(&vb)).then(a.trial.number.cmp(&b.trial.number))
+            sb.cmp(&sa)
+                .then(va.total_cmp(&vb))
+                .then(a.trial.number.cmp(&b.trial.number))
         });
         let n = complete.len() + pruned.len() + running.len();
         let n_below = gamma(n).min(complete.len() + pruned.len()).max(1);
@@ -301,7 +303,9 @@ impl Parzen {
         self.kernels
             .iter()
             .map(|k| match k {
-                Kernel::Num { mus, sigmas, lo, hi, .. } => sample_truncnorm(rng, mus[c], sigmas[c], *lo, *hi),
+                Kernel::Num {
+                    mus, sigmas, lo, hi, ..
+                } => sample_truncnorm(rng, mus[c], sigmas[c], *lo, *hi),
                 Kernel::Cat { log_probs } => {
                     let p: Vec<f64> = log_probs[c].iter().map(|l| l.exp()).collect();
                     rng.weighted(&p) as f64
@@ -340,7 +344,12 @@ impl Parzen {
             return mx;
         }
         // Terms below exp(-40) of the largest do not change the sum.
-        mx + acc.iter().filter(|a| **a - mx > -40.0).map(|a| (a - mx).exp()).sum::<f64>().ln()
+        mx + acc
+            .iter()
+            .filter(|a| **a - mx > -40.0)
+            .map(|a| (a - mx).exp())
+            .sum::<f64>()
+            .ln()
     }
 }
 
@@ -397,7 +406,13 @@ impl Sampler for TpeSampler {
         })
     }
 
-    fn sample_independent(&self, ctx: &SampleContext, _trial: &FrozenTrial, name: &str, dist: &Distribution) -> Result<f64> {
+    fn sample_independent(
+        &self,
+        ctx: &SampleContext,
+        _trial: &FrozenTrial,
+        name: &str,
+        dist: &Distribution,
+    ) -> Result<f64> {
         let key = name.to_string();
         let mut rng = ctx.rng(name);
         let Some((below, above)) = self.split(ctx, &[&key]) else {

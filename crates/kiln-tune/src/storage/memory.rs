@@ -54,7 +54,7 @@ impl State {
     }
 }
 
-fn find<'a>(trials: &'a mut [Arc<FrozenTrial>], trial_id: i64) -> Result<&'a mut Arc<FrozenTrial>> {
+fn find(trials: &mut [Arc<FrozenTrial>], trial_id: i64) -> Result<&mut Arc<FrozenTrial>> {
     trials
         .iter_mut()
         .find(|t| t.trial_id == trial_id)
@@ -156,7 +156,10 @@ impl Storage for MemoryStorage {
 
     fn finish_trial(&self, study_id: i64, trial: &FrozenTrial) -> Result<()> {
         if !trial.state.is_finished() {
-            return Err(invalid(format!("finish_trial needs a final state, got {}", trial.state)));
+            return Err(invalid(format!(
+                "finish_trial needs a final state, got {}",
+                trial.state
+            )));
         }
         let mut s = self.lock();
         let slot = find(s.trials_mut(study_id)?, trial.trial_id)?;
@@ -195,9 +198,7 @@ impl Storage for MemoryStorage {
         for old in stale {
             let mut retry = FrozenTrial::new(0, 0, TrialState::Waiting);
             retry.params = old.params.clone();
-            retry
-                .attrs
-                .insert(RETRY_OF_ATTR.into(), serde_json::json!(old.number));
+            retry.attrs.insert(RETRY_OF_ATTR.into(), serde_json::json!(old.number));
             let retry = s.push_trial(study_id, retry)?;
             let slot = find(s.trials_mut(study_id)?, old.trial_id)?;
             let t = Arc::make_mut(slot);

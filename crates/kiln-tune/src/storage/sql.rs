@@ -101,7 +101,10 @@ impl SqlStorage {
     }
 
     fn metric_names(&self, study_id: i64) -> Vec<String> {
-        self.caches().get(&study_id).map(|c| c.metrics.clone()).unwrap_or_default()
+        self.caches()
+            .get(&study_id)
+            .map(|c| c.metrics.clone())
+            .unwrap_or_default()
     }
 
     fn cached(&self, study_id: i64, number: u64) -> Option<Arc<FrozenTrial>> {
@@ -302,14 +305,20 @@ impl Storage for SqlStorage {
 
     fn save_trial(&self, study_id: i64, trial: &FrozenTrial) -> Result<()> {
         if trial.state != TrialState::Running {
-            return Err(invalid(format!("save_trial needs a RUNNING trial, got {}", trial.state)));
+            return Err(invalid(format!(
+                "save_trial needs a RUNNING trial, got {}",
+                trial.state
+            )));
         }
         self.write(study_id, trial)
     }
 
     fn finish_trial(&self, study_id: i64, trial: &FrozenTrial) -> Result<()> {
         if !trial.state.is_finished() {
-            return Err(invalid(format!("finish_trial needs a final state, got {}", trial.state)));
+            return Err(invalid(format!(
+                "finish_trial needs a final state, got {}",
+                trial.state
+            )));
         }
         self.write(study_id, trial)
     }

@@ -61,9 +61,15 @@ impl Db {
     /// Drops the PostgreSQL database (the SQLite one goes with its folder).
     pub async fn finish(self) {
         if let Some(db) = self.pg_db {
-            if let Ok(pool) = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&pg_admin_url()).await {
+            if let Ok(pool) = sqlx::any::AnyPoolOptions::new()
+                .max_connections(1)
+                .connect(&pg_admin_url())
+                .await
+            {
                 let _ = pool
-                    .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+                    )))
                     .await;
                 pool.close().await;
             }

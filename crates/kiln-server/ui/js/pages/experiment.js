@@ -12,6 +12,8 @@ import { createFilterBox, quoteKey } from '../components/filterbox.js';
 import { openDialog } from '../components/dialog.js';
 
 const FIRST_PAGE = 200;
+/** Default metric and param columns (each) when none were chosen. */
+const DEFAULT_COLUMNS = 6;
 const POLL_MS = 5000;
 const MAX_COMPARE = 100;
 const FIELDS = 8; // run_id, run_name, status, start_time, end_time, user_id, lifecycle_stage, parent_run_id
@@ -19,8 +21,8 @@ const FIELDS = 8; // run_id, run_name, status, start_time, end_time, user_id, li
 /** Default columns: the first metrics and params, alphabetically. */
 export function defaultColumns(keys) {
   return [
-    ...(keys.metrics || []).slice(0, 6).map((k) => `metrics.${k}`),
-    ...(keys.params || []).slice(0, 6).map((k) => `params.${k}`),
+    ...(keys.metrics || []).slice(0, DEFAULT_COLUMNS).map((k) => `metrics.${k}`),
+    ...(keys.params || []).slice(0, DEFAULT_COLUMNS).map((k) => `params.${k}`),
   ];
 }
 
@@ -73,13 +75,15 @@ function orderBy(sort) {
 
 /** The runs/table request for the page's state (without offset and limit). */
 function tableRequest(id, state) {
-  return {
+  const req = {
     experiment_ids: [id],
     filter: state.filter,
     order_by: orderBy(state.sort),
     view_type: state.deleted ? 'ALL' : 'ACTIVE_ONLY',
-    columns: state.columns,
+    columns: state.columns || [],
   };
+  if (!state.columns) req.default_columns = DEFAULT_COLUMNS;
+  return req;
 }
 
 function parseSort(s) {
@@ -99,18 +103,17 @@ export async function render(root, { id }, query) {
     deleted: query.get('deleted') === '1',
     columns: load(`cols.${id}`, null),
   };
-  // With remembered columns the first page of runs is asked for at once, alongside
-  // the experiment and its keys (otherwise the default columns need the keys first).
-  let prefetch = state.columns
-    ? api.post('/kiln/runs/table', { ...tableRequest(id, state), offset: 0, limit: FIRST_PAGE }).catch((e) => ({ failed: e }))
-    : null;
+  // The first page of runs is asked for at once, alongside the experiment; without
+  // remembered columns the server picks defaults from that page's own keys. The full
+  // key lists (completion, column picker) arrive on their own.
+  let prefetch = api.post('/kiln/runs/table', { ...tableRequest(id, state), offset: 0, limit: FIRST_PAGE })
+    .catch((e) => ({ failed: e }));
+  let keys = { params: [], metrics: [], tags: [] };
+  const keysPromise = api.get('/kiln/runs/keys', { experiment_ids: [id] });
+  keysPromise.catch(() => {});
   let exp;
-  let keys;
   try {
-    [exp, keys] = await Promise.all([
-      api.get('/mlflow/experiments/get', { experiment_id: id }).then((r) => r.experiment),
-      api.get('/kiln/runs/keys', { experiment_ids: [id] }),
-    ]);
+    exp = (await api.get('/mlflow/experiments/get', { experiment_id: id })).experiment;
   } catch (e) {
     if (e.status === 404 || e.code === 'RESOURCE_DOES_NOT_EXIST' || e.code === 'INVALID_PARAMETER_VALUE') {
       mount(root, h('div.crumbs', h('a', { href: '/experiments' }, 'Experiments')),
@@ -122,7 +125,6 @@ export async function render(root, { id }, query) {
   }
   title(exp.name);
 
-  if (!state.columns) state.columns = defaultColumns(keys);
   const expanded = new Set();
   let runs = [];
   let total = 0;
@@ -143,6 +145,8 @@ export async function render(root, { id }, query) {
     keys,
     onApply: (f) => { state.filter = f; syncUrl(); reload(false); },
   });
+  keysPromise.then((k) => { keys = k; filterBox.setKeys(k); })
+    .catch((e) => mount(messageEl, errorBox(e, 'Could not load the keys of this experiment (filter completion is off)')));
   const deletedBox = h('input', { type: 'checkbox', checked: state.deleted });
   deletedBox.addEventListener('change', () => { state.deleted = deletedBox.checked; syncUrl(); reload(false); });
 
@@ -246,6 +250,10 @@ export async function render(root, { id }, query) {
       return;
     }
     if (gen !== loadGen) return;
+    if (!state.columns) {
+      state.columns = first.columns;
+      if (tableHolder.firstChild === table.el) table.setColumns(columnDefs());
+    }
     filterBox.setError(null);
     mount(messageEl);
     total = first.total;
@@ -271,7 +279,7 @@ export async function render(root, { id }, query) {
     if (restLoading) {
       let rest;
       try {
-        rest = await api.post('/kiln/runs/table', { ...base, offset: runs.length, limit: 50000 });
+        rest = await api.post('/kiln/runs/table', { ...baseRequest(), offset: runs.length, limit: 50000 });
       } catch (e) {
         if (gen !== loadGen) return;
         restLoading = false;

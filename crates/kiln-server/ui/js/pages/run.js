@@ -56,12 +56,15 @@ export async function render(root, { id }, query) {
   title('Run');
   mount(root, loading('Loading run…'));
   let run;
-  let summary;
+  // Min / max / counts (a scan of the histories) are only needed by the overview: the
+  // charts start from the run's own metric keys without waiting for them.
+  let summary = null;
+  let summaryError = null;
+  const summaryReady = api.get('/kiln/runs/metric-summary', { run_id: id })
+    .then((r) => { summary = r.metrics || []; })
+    .catch((e) => { summaryError = e; });
   try {
-    [run, summary] = await Promise.all([
-      api.get('/mlflow/runs/get', { run_id: id }).then((r) => r.run),
-      api.get('/kiln/runs/metric-summary', { run_id: id }).then((r) => r.metrics || []),
-    ]);
+    run = (await api.get('/mlflow/runs/get', { run_id: id })).run;
   } catch (e) {
     if (e.status === 404 || e.code === 'RESOURCE_DOES_NOT_EXIST') {
       mount(root, empty(`Run “${id}” was not found`,
@@ -119,12 +122,17 @@ export async function render(root, { id }, query) {
     if (cleanupTab) cleanupTab();
     cleanupTab = null;
     if (tab === 'overview') {
+      if (!summary && !summaryError) {
+        mount(content, loading('Loading metrics…'));
+        await summaryReady;
+        if (tab !== 'overview') return;
+      }
       mount(content, overview());
       lineage();
     } else if (tab === 'metrics') {
       const charts = createMetricCharts({
         runs: [{ id: info.run_id, name: info.run_name, start: info.start_time, color: colorOf(0) }],
-        keys: summary.map((m) => m.key),
+        keys: (run.data.metrics || []).map((m) => m.key).sort(),
         focus: focusKey,
       });
       mount(content, charts.el);
@@ -183,7 +191,8 @@ export async function render(root, { id }, query) {
         h('div.panel', h('h2', 'Lineage'), lineageBox)),
       h('div.grid2',
         h('div.panel', { 'data-testid': 'params' }, h('div.page-head', h('h2.grow', `Parameters (${params.length})`), params.length > 8 ? paramSearch : null), paramTable),
-        h('div.panel', { 'data-testid': 'metrics' }, h('h2', `Metrics (${summary.length})`),
+        summaryError ? h('div.panel', { 'data-testid': 'metrics' }, h('h2', 'Metrics'), errorBox(summaryError, 'Could not load the metrics'))
+        : h('div.panel', { 'data-testid': 'metrics' }, h('h2', `Metrics (${summary.length})`),
           summary.length
             ? table(['Metric', 'Latest', 'Step', 'Min', 'Max', 'Points'], summary.map((m) => [
               h('a.mono', { href: `/runs/${encodeURIComponent(info.run_id)}?tab=metrics`, onclick: (e) => { e.preventDefault(); tab = 'metrics'; history.replaceState(null, '', `?tab=metrics`); show(m.key); } }, m.key),
