@@ -17,6 +17,9 @@ bash scripts/setup-build.sh
 
 need_apt=()
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql postgresql-client)
+# The UI's browser tests: Debian's Chromium, driven by Playwright from npm.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium chromium-driver)
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} from apt"
   $SUDO apt-get update -qq

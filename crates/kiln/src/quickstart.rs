@@ -165,8 +165,8 @@ pub fn run(args: Args) -> Result<()> {
         crate::absolute(&args.artifacts_destination).display()
     );
     println!(
-        "UI: start `kiln server --backend-store-uri {} --artifacts-destination {}` and open http://127.0.0.1:{}/#/experiments/{}/runs/{}",
-        args.backend_store_uri, args.artifacts_destination, args.port, report.experiment_id, report.parent_run_id
+        "UI: start `kiln server --backend-store-uri {} --artifacts-destination {}` and open http://127.0.0.1:{}/runs/{}",
+        args.backend_store_uri, args.artifacts_destination, args.port, report.parent_run_id
     );
     println!(
         "Score new rows: kiln predict models:/quickstart-churn@champion {} -o scores.csv",

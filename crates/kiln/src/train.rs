@@ -202,15 +202,14 @@ pub fn render(report: &Report) -> String {
 pub fn ui_hint(report: &Report, uri: &str, artifacts: &str) -> String {
     if uri.starts_with("http://") || uri.starts_with("https://") {
         format!(
-            "UI: {}/#/experiments/{}/runs/{}",
+            "UI: {}/runs/{}",
             uri.trim_end_matches('/'),
-            report.experiment_id,
             report.parent_run_id
         )
     } else {
         format!(
-            "UI: run `kiln server --backend-store-uri {uri} --artifacts-destination {artifacts}` and open http://127.0.0.1:5000/#/experiments/{}/runs/{}",
-            report.experiment_id, report.parent_run_id
+            "UI: run `kiln server --backend-store-uri {uri} --artifacts-destination {artifacts}` and open http://127.0.0.1:5000/runs/{}",
+            report.parent_run_id
         )
     }
 }
