@@ -54,10 +54,7 @@ fn average(task: Task, preds: &[Predictions], weights: &[f64]) -> Result<Predict
     };
     let mut acc = vec![0.0f64; n * width];
     for (p, w) in preds.iter().zip(weights) {
-        let values: &[f64] = match p {
-            Predictions::Binary(v) | Predictions::Regression(v) => v,
-            Predictions::Multiclass { probs, .. } => probs,
-        };
+        let values = p.values();
         if values.len() != acc.len() {
             return Err(LearnError::new(
                 "ensemble members returned predictions of different sizes",
@@ -70,11 +67,7 @@ fn average(task: Task, preds: &[Predictions], weights: &[f64]) -> Result<Predict
     for a in &mut acc {
         *a /= total;
     }
-    Ok(match task {
-        Task::Binary => Predictions::Binary(acc),
-        Task::Regression => Predictions::Regression(acc),
-        Task::Multiclass { n_classes } => Predictions::Multiclass { n_classes, probs: acc },
-    })
+    Ok(Predictions::from_values(task, acc))
 }
 
 /// Soft voting over fitted models.
@@ -291,23 +284,13 @@ impl Learner for StackingLearner {
             };
             for (j, l) in self.members.iter().enumerate() {
                 let m = l.fit(task, &set, None, &mut Callbacks::new())?;
-                let values = match m.predict(&xh)? {
-                    Predictions::Binary(v) | Predictions::Regression(v) => v,
-                    Predictions::Multiclass { probs, .. } => probs,
-                };
+                let values = m.predict(&xh)?.values().to_vec();
                 for (pos, &row) in held.iter().enumerate() {
                     oof[j][row * width..(row + 1) * width].copy_from_slice(&values[pos * width..(pos + 1) * width]);
                 }
             }
         }
-        let oof_preds: Vec<Predictions> = oof
-            .into_iter()
-            .map(|v| match task {
-                Task::Binary => Predictions::Binary(v),
-                Task::Regression => Predictions::Regression(v),
-                Task::Multiclass { n_classes } => Predictions::Multiclass { n_classes, probs: v },
-            })
-            .collect();
+        let oof_preds: Vec<Predictions> = oof.into_iter().map(|v| Predictions::from_values(task, v)).collect();
         let meta_x = meta_features(&oof_preds, n)?;
         // Members refit on every training row; the meta-learner sees the
         // validation set through the members' predictions.

@@ -66,6 +66,27 @@ pub enum Predictions {
 }
 
 impl Predictions {
+    /// Predictions of `task` from their values: P(class 1) per row, class
+    /// probabilities row-major, or predicted values.
+    pub fn from_values(task: Task, values: Vec<f64>) -> Predictions {
+        match task {
+            Task::Binary => Predictions::Binary(values),
+            Task::Regression => Predictions::Regression(values),
+            Task::Multiclass { n_classes } => Predictions::Multiclass {
+                n_classes,
+                probs: values,
+            },
+        }
+    }
+
+    /// The values, whatever the task (see [`Predictions::from_values`]).
+    pub fn values(&self) -> &[f64] {
+        match self {
+            Predictions::Binary(v) | Predictions::Regression(v) => v,
+            Predictions::Multiclass { probs, .. } => probs,
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Predictions::Binary(p) | Predictions::Regression(p) => p.len(),

@@ -534,24 +534,9 @@ fn eval_at(b: &BoosterHandle, data_idx: c_int, n: usize) -> Result<Vec<f64>> {
 fn model_to_string(b: &BoosterHandle, num_iteration: c_int) -> Result<String> {
     let mut len: i64 = 0;
     let mut buf = vec![0u8; 1 << 20];
-    // SAFETY: buf has buf.len() bytes; LightGBM reports the needed length in `len`.
-    check(
-        unsafe {
-            sys::LGBM_BoosterSaveModelToString(
-                b.0,
-                0,
-                num_iteration,
-                sys::C_API_FEATURE_IMPORTANCE_GAIN as c_int,
-                buf.len() as i64,
-                &mut len,
-                buf.as_mut_ptr() as *mut c_char,
-            )
-        },
-        "saving the model",
-    )?;
-    if len as usize > buf.len() {
-        buf = vec![0u8; len as usize];
-        // SAFETY: as above, with a buffer of the reported size.
+    // Twice at most: the first call reports the size it needs when the buffer is short.
+    for _ in 0..2 {
+        // SAFETY: buf has buf.len() bytes; LightGBM writes at most that many and reports the needed length.
         check(
             unsafe {
                 sys::LGBM_BoosterSaveModelToString(
@@ -566,6 +551,10 @@ fn model_to_string(b: &BoosterHandle, num_iteration: c_int) -> Result<String> {
             },
             "saving the model",
         )?;
+        if len as usize <= buf.len() {
+            break;
+        }
+        buf = vec![0u8; len as usize];
     }
     let end = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
     String::from_utf8(buf[..end].to_vec()).map_err(|_| LearnError::new("LightGBM wrote a model that is not UTF-8"))
@@ -913,11 +902,7 @@ impl Model for LightGbmModel {
 
     fn predict(&self, x: &Matrix) -> Result<Predictions> {
         let out = self.predict_raw(x, sys::C_API_PREDICT_NORMAL)?;
-        Ok(match self.task {
-            Task::Binary => Predictions::Binary(out),
-            Task::Regression => Predictions::Regression(out),
-            Task::Multiclass { n_classes } => Predictions::Multiclass { n_classes, probs: out },
-        })
+        Ok(Predictions::from_values(self.task, out))
     }
 
     fn feature_importance(&self) -> Option<Vec<f64>> {

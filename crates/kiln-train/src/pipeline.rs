@@ -128,14 +128,14 @@ struct Fitted {
 }
 
 /// The matrices of one evaluation round.
-struct RoundData {
-    prep: FittedPipeline,
-    x_train: Matrix,
-    y_train: Vec<f64>,
-    w_train: Option<Vec<f32>>,
-    x_valid: Matrix,
-    y_valid: Vec<f64>,
-    w_valid: Option<Vec<f32>>,
+pub(crate) struct RoundData {
+    pub(crate) prep: FittedPipeline,
+    pub(crate) x_train: Matrix,
+    pub(crate) y_train: Vec<f64>,
+    pub(crate) w_train: Option<Vec<f32>>,
+    pub(crate) x_valid: Matrix,
+    pub(crate) y_valid: Vec<f64>,
+    pub(crate) w_valid: Option<Vec<f32>>,
 }
 
 fn target_kind(task: Task) -> TargetKind {
@@ -150,7 +150,8 @@ fn pick<T: Copy>(v: &[T], rows: &[usize]) -> Vec<T> {
     rows.iter().map(|&i| v[i]).collect()
 }
 
-fn round_data(cfg: &LoadedConfig, p: &Prepared, train: &[usize], valid: &[usize]) -> Result<RoundData> {
+/// Fits the preprocessing on `train` rows and transforms them and the `valid` rows.
+pub(crate) fn round_data(cfg: &LoadedConfig, p: &Prepared, train: &[usize], valid: &[usize]) -> Result<RoundData> {
     let y_train = pick(&p.y, train);
     let (prep, x_train) = kiln_prep::fit(
         &cfg.config.prep,
@@ -176,7 +177,7 @@ fn round_data(cfg: &LoadedConfig, p: &Prepared, train: &[usize], valid: &[usize]
     })
 }
 
-fn f64_weights(w: &Option<Vec<f32>>) -> Option<Vec<f64>> {
+pub(crate) fn f64_weights(w: &Option<Vec<f32>>) -> Option<Vec<f64>> {
     w.as_ref().map(|w| w.iter().map(|&v| v as f64).collect())
 }
 

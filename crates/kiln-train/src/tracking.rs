@@ -451,6 +451,16 @@ impl RestTracker {
     }
 }
 
+/// Percent-encodes a query-string value (RFC 3986 unreserved characters kept).
+fn query_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn metric_json(m: &Metric) -> Value {
     let value = if m.value.is_nan() {
         json!("NaN")
@@ -468,13 +478,7 @@ fn tags_json(tags: &[Tag]) -> Vec<Value> {
 
 impl Tracker for RestTracker {
     fn experiment(&self, name: &str) -> Result<String> {
-        let q: String = name
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
+        let q = query_escape(name);
         match self.call(
             "GET",
             &format!("/api/2.0/mlflow/experiments/get-by-name?experiment_name={q}"),
@@ -660,14 +664,7 @@ impl Tracker for RestTracker {
     }
 
     fn model_source(&self, name: &str, selector: &str) -> Result<String> {
-        let q = |s: &str| -> String {
-            s.bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-                    _ => format!("%{b:02X}"),
-                })
-                .collect()
-        };
+        let q = query_escape;
         let v = match selector.strip_prefix('@') {
             Some(alias) => self.call(
                 "GET",

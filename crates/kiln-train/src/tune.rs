@@ -17,27 +17,16 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, bail, Result};
-use kiln_data::Matrix;
 use kiln_learn::{Callbacks, Control, FnCallback, IterationReport, Predictions, Task, TrainSet};
-use kiln_prep::{FittedPipeline, TargetKind};
 use kiln_tune::config::TuneConfig;
 use kiln_tune::{ParamValue, SearchSpace, Trial, TrialError};
 use serde_json::Value;
 
 use crate::candidates;
 use crate::config::LoadedConfig;
-use crate::data::{self, Prepared};
+use crate::data;
 use crate::evaluate;
-
-/// One evaluation round's matrices.
-struct Round {
-    x_train: Matrix,
-    y_train: Vec<f64>,
-    w_train: Option<Vec<f32>>,
-    x_valid: Matrix,
-    y_valid: Vec<f64>,
-    w_valid: Option<Vec<f64>>,
-}
+use crate::pipeline::{f64_weights, round_data, RoundData};
 
 /// What the study needs to know about the objective.
 pub struct Setup {
@@ -53,53 +42,13 @@ pub struct Setup {
 pub struct TrainObjective {
     cfg: LoadedConfig,
     task: Task,
-    rounds: Vec<Round>,
+    rounds: Vec<RoundData>,
     kinds: Vec<String>,
     space: SearchSpace,
     metric: String,
     higher: bool,
     /// LightGBM threads per trial when several trials run at once.
     threads_per_trial: Option<usize>,
-}
-
-fn target_kind(task: Task) -> TargetKind {
-    match task {
-        Task::Binary => TargetKind::Binary,
-        Task::Multiclass { n_classes } => TargetKind::Multiclass(n_classes),
-        Task::Regression => TargetKind::Regression,
-    }
-}
-
-fn pick<T: Copy>(v: &[T], rows: &[usize]) -> Vec<T> {
-    rows.iter().map(|&i| v[i]).collect()
-}
-
-fn round(cfg: &LoadedConfig, p: &Prepared, train: &[usize], valid: &[usize]) -> Result<Round> {
-    let y_train = pick(&p.y, train);
-    let (prep, x_train): (FittedPipeline, Matrix) = kiln_prep::fit(
-        &cfg.config.prep,
-        &p.table,
-        &p.features,
-        Some(train),
-        Some(&y_train),
-        target_kind(p.task),
-        cfg.config.seed,
-    )
-    .map_err(|e| anyhow!("preprocessing: {e}"))?;
-    let x_valid = prep
-        .transform(&p.table, Some(valid))
-        .map_err(|e| anyhow!("preprocessing the validation rows: {e}"))?;
-    Ok(Round {
-        x_train,
-        y_train,
-        w_train: p.weight.as_ref().map(|w| pick(w, train)),
-        x_valid,
-        y_valid: pick(&p.y, valid),
-        w_valid: p
-            .weight
-            .as_ref()
-            .map(|w| pick(w, valid).iter().map(|&v| v as f64).collect()),
-    })
 }
 
 fn param_json(v: &ParamValue) -> Value {
@@ -136,7 +85,7 @@ impl TrainObjective {
         let rounds = match &s.folds {
             Some(folds) => folds
                 .iter()
-                .map(|(t, v)| round(&cfg, &prepared, t, v))
+                .map(|(t, v)| round_data(&cfg, &prepared, t, v))
                 .collect::<Result<Vec<_>>>()?,
             None => {
                 if s.valid.is_empty() {
@@ -145,7 +94,7 @@ impl TrainObjective {
                         cfg.path
                     );
                 }
-                vec![round(&cfg, &prepared, &s.train, &s.valid)?]
+                vec![round_data(&cfg, &prepared, &s.train, &s.valid)?]
             }
         };
         let setup = Setup {
@@ -273,11 +222,10 @@ impl TrainObjective {
                 y: &rd.y_train,
                 weight: rd.w_train.as_deref(),
             };
-            let valid_w: Option<Vec<f32>> = rd.w_valid.as_ref().map(|w| w.iter().map(|&v| v as f32).collect());
             let valid = TrainSet {
                 x: &rd.x_valid,
                 y: &rd.y_valid,
-                weight: valid_w.as_deref(),
+                weight: rd.w_valid.as_deref(),
             };
             let model = learner
                 .fit(self.task, &train, Some(&valid), &mut cbs)
@@ -289,7 +237,7 @@ impl TrainObjective {
                 None => {}
             }
             let pred: Predictions = model.predict(&rd.x_valid).map_err(|e| TrialError::Failed(e.message))?;
-            let score = evaluate::metric(&self.metric, &rd.y_valid, &pred, rd.w_valid.as_deref())
+            let score = evaluate::metric(&self.metric, &rd.y_valid, &pred, f64_weights(&rd.w_valid).as_deref())
                 .ok_or_else(|| TrialError::Failed(format!("'{}' is undefined on the validation rows", self.metric)))?;
             scores.push(score);
             if folds > 1 {

@@ -201,11 +201,7 @@ pub fn render(report: &Report) -> String {
 /// Where to look at the runs.
 pub fn ui_hint(report: &Report, uri: &str, artifacts: &str) -> String {
     if uri.starts_with("http://") || uri.starts_with("https://") {
-        format!(
-            "UI: {}/runs/{}",
-            uri.trim_end_matches('/'),
-            report.parent_run_id
-        )
+        format!("UI: {}/runs/{}", uri.trim_end_matches('/'), report.parent_run_id)
     } else {
         format!(
             "UI: run `kiln server --backend-store-uri {uri} --artifacts-destination {artifacts}` and open http://127.0.0.1:5000/runs/{}",
