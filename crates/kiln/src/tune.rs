@@ -311,7 +311,7 @@ fn optimize_and_report(a: &Args, st: &Settings, opened: &Opened, objective: &dyn
         )
         .map_err(|e| anyhow!(e.message))?;
     let files =
-        crate::study::save_results(&rt, sql.store(), &study, &a.artifacts_destination, None).unwrap_or_else(|e| {
+        crate::study::save_results(rt, sql.store(), study, &a.artifacts_destination, None).unwrap_or_else(|e| {
             eprintln!("warning: the plots were not saved: {e:#}");
             Vec::new()
         });
