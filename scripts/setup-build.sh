@@ -15,7 +15,10 @@ need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 # bindgen loads libclang at build time.
-ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
+# (libclang itself: libclang-cpp, which other packages pull in, is not what bindgen loads.)
+if [ -z "$(find /usr/lib /usr/local/lib \( -name 'libclang.so*' -o -name 'libclang-[0-9]*.so*' \) -print -quit 2>/dev/null)" ]; then
+  need_apt+=(libclang-dev)
+fi
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup-build: installing ${need_apt[*]} from apt" >&2
