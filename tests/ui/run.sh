@@ -24,6 +24,12 @@ if ! command -v npm >/dev/null 2>&1; then
   exit 1
 fi
 
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "ERROR: Playwright 1.65 needs Node.js >= 20, found $(node --version 2>/dev/null || echo none) (Debian 12's nodejs is 18: use NodeSource's nodejs 20.x or actions/setup-node)" >&2
+  exit 1
+fi
+
 export KILN_CHROMIUM="$chromium"
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 stamp=node_modules/.kiln-lock-$(sha256sum package-lock.json | cut -c1-16)

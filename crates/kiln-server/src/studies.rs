@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/trials", get(trials))
         .route("/pareto", get(pareto))
         .route("/importances", get(importances))
+        .route("/overview", get(overview))
 }
 
 /// Runs `f` with a storage over the server's store on a blocking thread.
@@ -366,4 +367,85 @@ async fn importances(State(s): State<AppState>, r: Req) -> ApiResult {
     })
     .await?;
     Ok(Json(json!({ "importances": out })))
+}
+
+/// The numbers of the COMPLETE trials on the Pareto front of `trials` (for one
+/// objective: the best trial, or several when they tie), by number.
+fn front_numbers(trials: &[Arc<kiln_tune::FrozenTrial>], directions: &[Direction]) -> Vec<u64> {
+    let complete: Vec<&Arc<kiln_tune::FrozenTrial>> = trials
+        .iter()
+        .filter(|t| t.state == TrialState::Complete && t.values.as_ref().is_some_and(|v| v.len() == directions.len()))
+        .collect();
+    let points: Vec<Vec<f64>> = complete
+        .iter()
+        .map(|t| kiln_tune::pareto::to_min(directions, t.values.as_deref().unwrap_or(&[])))
+        .collect();
+    let mut out: Vec<u64> = kiln_tune::pareto::nondominated_fronts(&points)
+        .first()
+        .map(|f| f.iter().filter_map(|&i| complete.get(i).map(|t| t.number)).collect())
+        .unwrap_or_default();
+    out.sort_unstable();
+    out
+}
+
+/// The importances of objective `objective`, or why they cannot be computed yet
+/// (too few complete trials, no shared parameter): a state of the study, not an error.
+fn importance_json(
+    trials: &[Arc<kiln_tune::FrozenTrial>],
+    directions: &[Direction],
+    metrics: &[String],
+    objective: usize,
+) -> Result<Value, StoreError> {
+    let metric = metrics.get(objective).cloned().unwrap_or_else(|| {
+        if directions.len() == 1 {
+            "value".to_string()
+        } else {
+            format!("value_{objective}")
+        }
+    });
+    match kiln_tune::importance::importances(trials, directions, objective) {
+        Ok(imp) => Ok(json!({
+            "objective": objective,
+            "metric": metric,
+            "importances": imp.into_iter().map(|(p, v)| json!({"param": p, "importance": v})).collect::<Vec<_>>(),
+        })),
+        Err(e) if e.code == ErrorCode::InvalidParameterValue => Ok(json!({
+            "objective": objective,
+            "metric": metric,
+            "importances": [],
+            "message": e.message,
+        })),
+        Err(e) => Err(e),
+    }
+}
+
+/// `GET overview?study=NAME`: what the web UI's study page shows, from one
+/// snapshot of the trials: `study` (as `get`), every trial (`trials`, by
+/// number), `front` (the numbers of the Pareto-front trials; for one objective
+/// the best trial) and `importances` (one entry per objective with its
+/// `metric`, the `importances` and, where they cannot be computed yet, a
+/// `message` saying why). Unknown study: 404.
+async fn overview(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    r: Req,
+) -> Result<axum::response::Response, crate::ApiError> {
+    let name = study_name(&r)?;
+    let out = with_storage(&s, move |st| {
+        let study = Study::load(st, &name)?;
+        let trials = study.trials()?;
+        let directions = study.directions();
+        let metrics = &study.settings().metrics;
+        let importances = (0..directions.len())
+            .map(|i| importance_json(&trials, directions, metrics, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(json!({
+            "study": study_json(&study, &trials),
+            "trials": trials.iter().map(|t| trial_json(t)).collect::<Vec<_>>(),
+            "front": front_numbers(&trials, directions),
+            "importances": importances,
+        }))
+    })
+    .await?;
+    Ok(crate::ui_api::json_response(&headers, &out))
 }

@@ -2,8 +2,8 @@
 //! `crates/kiln-server/ui/`, embedded into the binary at compile time (no
 //! build step, no third-party code) and served at `/` with a single-page
 //! fallback: the UI's own paths (`/experiments/...`, `/runs/...`, `/compare`,
-//! `/models/...`) and any other browser navigation answer `index.html`, while
-//! unknown API paths stay JSON 404s.
+//! `/models/...`, `/studies/...`) and any other browser navigation answer
+//! `index.html`, while unknown API paths stay JSON 404s.
 //!
 //! Every asset carries a content-hash ETag (`If-None-Match` answers 304) and is
 //! gzip-compressed once, on first use, for clients that accept it.
@@ -49,6 +49,7 @@ const SOURCES: &[Source] = assets![
     "js/pages/run.js",
     "js/pages/compare.js",
     "js/pages/models.js",
+    "js/pages/studies.js",
     "js/pages/notfound.js",
     "js/components/runtable.js",
     "js/components/filterbox.js",
@@ -188,7 +189,7 @@ pub fn routes() -> Router<AppState> {
             "/favicon.ico",
             get(|h: HeaderMap| async move { serve("favicon.svg", &h) }),
         );
-    for page in ["/experiments", "/compare", "/models", "/runs"] {
+    for page in ["/experiments", "/compare", "/models", "/runs", "/studies"] {
         r = r
             .route(page, get(index))
             .route(&format!("{page}/"), get(index))

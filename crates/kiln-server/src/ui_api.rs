@@ -10,6 +10,8 @@
 //!   with an optional byte limit for previews;
 //!
 //! and MLflow's own UI endpoint `GET metrics/get-history-bulk-interval` inside the MLflow API.
+//! The studies API (`studies.rs`, under `/api/2.0/kiln/studies`) is mirrored under
+//! `/ajax-api/2.0/kiln/studies` for the UI's study pages.
 //! Handlers parse, call kiln-store and shape JSON; every client mistake is a 4xx.
 
 use axum::body::Body;
@@ -43,7 +45,8 @@ pub fn routes() -> Router<AppState> {
             .route(&format!("{base}/artifacts/list"), get(artifacts_list))
             .route(&format!("{base}/artifacts/get"), get(artifacts_get));
     }
-    r
+    // The studies API for the UI's pages, under the UI's prefix too.
+    r.nest("/ajax-api/2.0/kiln/studies", crate::studies::routes())
 }
 
 /// Routes added inside the MLflow API (paths relative to `/api/2.0/mlflow`).
@@ -52,7 +55,7 @@ pub fn mlflow_routes() -> Router<AppState> {
 }
 
 /// A JSON response, gzip-compressed when large and the client accepts it.
-fn json_response(headers: &HeaderMap, v: &Value) -> Response {
+pub(crate) fn json_response(headers: &HeaderMap, v: &Value) -> Response {
     let body = serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec());
     let gz = if body.len() > 4096 && crate::ui::accepts_gzip(headers) {
         crate::ui::gzip(&body)

@@ -352,6 +352,84 @@ impl Store {
         let run_name = format!("trial-{number}");
         let artifact_uri = format!("{}/{}/artifacts", artifact_location.trim_end_matches('/'), run_id);
         let running = req.state == "RUNNING";
+        let heartbeat = (running && req.heartbeat).then_some(now);
+        let start = running.then_some(now);
+        let tags = [
+            (RUN_NAME_TAG, run_name.clone()),
+            (PARENT_RUN_TAG, parent_run.to_string()),
+            (STUDY_TAG, locked.name.clone()),
+            (TRIAL_NUMBER_TAG, number.to_string()),
+            (TRIAL_STATE_TAG, req.state.clone()),
+        ];
+        let row = |trial_id: i64, run_id: String| TrialRow {
+            trial_id,
+            study_id,
+            number,
+            state: req.state.clone(),
+            params: req.params.clone(),
+            values: None,
+            intermediate: "[]".into(),
+            attrs: req.attrs.clone(),
+            budgeted: true,
+            worker: req.worker.clone(),
+            start_time: start,
+            end_time: None,
+            heartbeat,
+            run_id,
+            seq,
+        };
+        if self.db.dialect == Dialect::Sqlite {
+            // The run, its tags and params, and the trial in one round trip.
+            let mut b = Batch::default();
+            b.push(
+                "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri) \
+                 VALUES (?, ?, ?, ?, ?, ?, NULL, 'active', ?)",
+                vec![
+                    Arg::Text(run_id.clone()),
+                    Arg::Text(run_name.clone()),
+                    Arg::Int(experiment_id),
+                    Arg::Text(req.worker.clone().unwrap_or_else(|| "kiln".into())),
+                    Arg::Text(run_status(&req.state).into()),
+                    Arg::Int(now),
+                    Arg::Text(artifact_uri),
+                ],
+            );
+            let mut tag_args = Vec::with_capacity(tags.len() * 3);
+            for (k, v) in &tags {
+                tag_args.extend([Arg::Text(run_id.clone()), Arg::Text((*k).into()), Arg::Text(v.clone())]);
+            }
+            b.push(
+                &format!(
+                    "INSERT INTO tags (run_uuid, key, value) VALUES {}",
+                    tuples(self.db.dialect, tags.len(), 3)
+                ),
+                tag_args,
+            );
+            b.push_run_params(&run_id, &req.run_params);
+            b.push(
+                "INSERT INTO study_trials (study_id, number, state, params, intermediate, attrs, budgeted, worker, start_time, heartbeat, run_uuid, run_pk, seq) \
+                 VALUES (?, ?, ?, ?, '[]', ?, 1, ?, ?, ?, ?, (SELECT run_pk FROM runs WHERE run_uuid = ?), ?) RETURNING trial_id",
+                vec![
+                    Arg::Int(study_id),
+                    Arg::Int(number),
+                    Arg::Text(req.state.clone()),
+                    Arg::Text(req.params.clone()),
+                    Arg::Text(req.attrs.clone()),
+                    Arg::OptText(req.worker.clone()),
+                    Arg::OptInt(start),
+                    Arg::OptInt(heartbeat),
+                    Arg::Text(run_id.clone()),
+                    Arg::Text(run_id.clone()),
+                    Arg::Int(seq),
+                ],
+            );
+            let rows = b.query().fetch_all(&mut **tx).await?;
+            let trial_id: i64 = match rows.as_slice() {
+                [r] => r.try_get("trial_id")?,
+                _ => return Err(StoreError::internal("inserting a trial returned no trial id")),
+            };
+            return Ok(row(trial_id, run_id));
+        }
         let run_pk: i64 = sqlx::query_scalar(
             "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri) \
              VALUES ($1, $2, $3, $4, $5, $6, NULL, 'active', $7) RETURNING run_pk",
@@ -365,13 +443,6 @@ impl Store {
         .bind(&artifact_uri)
         .fetch_one(&mut **tx)
         .await?;
-        let tags = [
-            (RUN_NAME_TAG, run_name.clone()),
-            (PARENT_RUN_TAG, parent_run.to_string()),
-            (STUDY_TAG, locked.name.clone()),
-            (TRIAL_NUMBER_TAG, number.to_string()),
-            (TRIAL_STATE_TAG, req.state.clone()),
-        ];
         let sql = format!(
             "INSERT INTO tags (run_uuid, key, value) VALUES {}",
             tuples(self.db.dialect, tags.len(), 3)
@@ -382,8 +453,6 @@ impl Store {
         }
         q.execute(&mut **tx).await?;
         self.insert_run_params(tx, &run_id, &req.run_params).await?;
-        let heartbeat = (running && req.heartbeat).then_some(now);
-        let start = running.then_some(now);
         let trial_id: i64 = sqlx::query_scalar(
             "INSERT INTO study_trials (study_id, number, state, params, intermediate, attrs, budgeted, worker, start_time, heartbeat, run_uuid, run_pk, seq) \
              VALUES ($1, $2, $3, $4, '[]', $5, 1, $6, $7, $8, $9, $10, $11) RETURNING trial_id",
@@ -401,23 +470,7 @@ impl Store {
         .bind(seq)
         .fetch_one(&mut **tx)
         .await?;
-        Ok(TrialRow {
-            trial_id,
-            study_id,
-            number,
-            state: req.state.clone(),
-            params: req.params.clone(),
-            values: None,
-            intermediate: "[]".into(),
-            attrs: req.attrs.clone(),
-            budgeted: true,
-            worker: req.worker.clone(),
-            start_time: start,
-            end_time: None,
-            heartbeat,
-            run_id,
-            seq,
-        })
+        Ok(row(trial_id, run_id))
     }
 
     async fn insert_run_params(&self, tx: &mut Tx<'_>, run_id: &str, params: &[(String, String)]) -> Result<()> {
@@ -531,6 +584,9 @@ impl Store {
             return Err(StoreError::invalid("a running trial cannot go back to WAITING"));
         }
         let finish = w.state != "RUNNING";
+        if self.db.dialect == Dialect::Sqlite && w.new_metrics.iter().all(|m| m.model_id.is_none()) {
+            return self.update_trial_sqlite(study_id, w, finish).await;
+        }
         let _g = self.db.writer().await;
         let mut tx = self.db.pool.begin().await?;
         let now = now_ms();
@@ -590,6 +646,72 @@ impl Store {
                 .await?;
             self.set_state_tag(&mut tx, &run_id, &w.state).await?;
         }
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    /// `update_study_trial` on SQLite: every statement in one round trip
+    /// (the run's rows are found through the trial), rolled back when the
+    /// trial turns out not to be RUNNING.
+    async fn update_trial_sqlite(&self, study_id: i64, w: TrialWrite, finish: bool) -> Result<i64> {
+        let _g = self.db.writer().await;
+        let mut tx = self.db.pool.begin().await?;
+        let now = now_ms();
+        let mut b = Batch::default();
+        // The study row first: the write lock at once, and the next seq.
+        b.push(
+            "UPDATE studies SET seq = seq + 1 WHERE study_id = ?",
+            vec![Arg::Int(study_id)],
+        );
+        b.push(
+            "UPDATE study_trials SET state = ?, params = ?, objective_values = ?, intermediate = ?, attrs = ?, \
+             heartbeat = CASE WHEN heartbeat IS NULL THEN NULL ELSE ? END, end_time = ?, \
+             seq = (SELECT seq FROM studies WHERE study_id = ?) \
+             WHERE trial_id = ? AND study_id = ? AND state = 'RUNNING' RETURNING seq",
+            vec![
+                Arg::Text(w.state.clone()),
+                Arg::Text(w.params.clone()),
+                Arg::OptText(w.values.clone()),
+                Arg::Text(w.intermediate.clone()),
+                Arg::Text(w.attrs.clone()),
+                Arg::Int(now),
+                Arg::OptInt(finish.then_some(now)),
+                Arg::Int(study_id),
+                Arg::Int(w.trial_id),
+                Arg::Int(study_id),
+            ],
+        );
+        b.push_trial_run_params(w.trial_id, &w.new_run_params);
+        b.push_trial_metrics(w.trial_id, &w.new_metrics);
+        if finish {
+            b.push(
+                "UPDATE runs SET status = ?, end_time = ? WHERE run_uuid = (SELECT run_uuid FROM study_trials WHERE trial_id = ?)",
+                vec![Arg::Text(run_status(&w.state).into()), Arg::Int(now), Arg::Int(w.trial_id)],
+            );
+            b.push(
+                "INSERT INTO tags (run_uuid, key, value) SELECT run_uuid, ?, ? FROM study_trials WHERE trial_id = ? \
+                 ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
+                vec![
+                    Arg::Text(TRIAL_STATE_TAG.into()),
+                    Arg::Text(w.state.clone()),
+                    Arg::Int(w.trial_id),
+                ],
+            );
+        }
+        let rows = match b.query().fetch_all(&mut *tx).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tx.rollback().await?;
+                return Err(e.into());
+            }
+        };
+        // No row back: the trial is unknown or no longer RUNNING, and every
+        // statement of the batch (which found the run through the trial id alone) is undone.
+        let [row] = rows.as_slice() else {
+            tx.rollback().await?;
+            return Err(self.not_running(study_id, w.trial_id).await);
+        };
+        let seq: i64 = row.try_get("seq")?;
         tx.commit().await?;
         Ok(seq)
     }
@@ -759,4 +881,162 @@ pub fn params_for_run(params_json: &str) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// One bound value of a [`Batch`].
+enum Arg {
+    Int(i64),
+    OptInt(Option<i64>),
+    Real(f64),
+    Text(String),
+    OptText(Option<String>),
+}
+
+/// Statements that SQLite runs as one query, in one round trip to the
+/// connection's thread: SQLite steps through every statement of the text and
+/// sqlx hands each its anonymous `?` binds in order. For SQLite only
+/// (PostgreSQL prepares one statement per query).
+#[derive(Default)]
+struct Batch {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+impl Batch {
+    fn push(&mut self, sql: &str, args: Vec<Arg>) {
+        self.sql.push_str(sql);
+        self.sql.push_str(";\n");
+        self.args.extend(args);
+    }
+
+    fn query(self) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+        let mut q = sqlx::query(AssertSqlSafe(self.sql));
+        for a in self.args {
+            q = match a {
+                Arg::Int(v) => q.bind(v),
+                Arg::OptInt(v) => q.bind(v),
+                Arg::Real(v) => q.bind(v),
+                Arg::Text(v) => q.bind(v),
+                Arg::OptText(v) => q.bind(v),
+            };
+        }
+        q
+    }
+
+    /// MLflow params of the run `run_id` (existing keys kept).
+    fn push_run_params(&mut self, run_id: &str, params: &[(String, String)]) {
+        for chunk in params.chunks(300) {
+            let mut args = Vec::with_capacity(chunk.len() * 3);
+            for (k, v) in chunk {
+                args.extend([
+                    Arg::Text(run_id.to_string()),
+                    Arg::Text(crate::validation::truncate(k, 250)),
+                    Arg::Text(crate::validation::truncate(v, crate::validation::MAX_PARAM_VAL_LENGTH)),
+                ]);
+            }
+            self.push(
+                &format!(
+                    "INSERT INTO params (run_uuid, key, value) VALUES {} ON CONFLICT (run_uuid, key) DO NOTHING",
+                    tuples(Dialect::Sqlite, chunk.len(), 3)
+                ),
+                args,
+            );
+        }
+    }
+
+    /// MLflow params of trial `trial_id`'s run (existing keys kept).
+    fn push_trial_run_params(&mut self, trial_id: i64, params: &[(String, String)]) {
+        for chunk in params.chunks(300) {
+            let mut args = Vec::with_capacity(chunk.len() * 2 + 1);
+            for (k, v) in chunk {
+                args.extend([
+                    Arg::Text(crate::validation::truncate(k, 250)),
+                    Arg::Text(crate::validation::truncate(v, crate::validation::MAX_PARAM_VAL_LENGTH)),
+                ]);
+            }
+            args.push(Arg::Int(trial_id));
+            // (The WHERE clause also keeps SQLite from reading ON CONFLICT as a join constraint.)
+            self.push(
+                &format!(
+                    "INSERT INTO params (run_uuid, key, value) SELECT t.run_uuid, v.column1, v.column2 \
+                     FROM study_trials t, (VALUES {}) v WHERE t.trial_id = ? ON CONFLICT (run_uuid, key) DO NOTHING",
+                    tuples(Dialect::Sqlite, chunk.len(), 2)
+                ),
+                args,
+            );
+        }
+    }
+
+    /// Metric points of trial `trial_id`'s run: the history rows, and
+    /// `latest_metrics` moved forward where a point is later by (step,
+    /// timestamp, value), as `tracking::insert_metrics` does for runs.
+    fn push_trial_metrics(&mut self, trial_id: i64, metrics: &[Metric]) {
+        for chunk in metrics.chunks(1000) {
+            let mut args = Vec::with_capacity(chunk.len() * 7 + 1);
+            for m in chunk {
+                let (value, is_nan) = crate::tracking::stored_value(m.value);
+                args.extend([
+                    Arg::Text(m.key.clone()),
+                    Arg::Real(value),
+                    Arg::Int(is_nan),
+                    Arg::Int(m.timestamp),
+                    Arg::Int(m.step),
+                    Arg::OptText(m.dataset_name.clone()),
+                    Arg::OptText(m.dataset_digest.clone()),
+                ]);
+            }
+            args.push(Arg::Int(trial_id));
+            self.push(
+                &format!(
+                    "INSERT INTO metrics (run_pk, key, value, is_nan, timestamp, step, dataset_name, dataset_digest) \
+                     SELECT t.run_pk, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 \
+                     FROM study_trials t, (VALUES {}) v WHERE t.trial_id = ? ON CONFLICT DO NOTHING",
+                    tuples(Dialect::Sqlite, chunk.len(), 7)
+                ),
+                args,
+            );
+        }
+        // The latest point per key of these, then one upsert per key.
+        let mut latest: std::collections::BTreeMap<&str, &Metric> = std::collections::BTreeMap::new();
+        for m in metrics {
+            let later = latest.get(m.key.as_str()).is_none_or(|cur| {
+                (m.step, m.timestamp)
+                    .cmp(&(cur.step, cur.timestamp))
+                    .then(m.value.partial_cmp(&cur.value).unwrap_or(std::cmp::Ordering::Equal))
+                    .is_gt()
+            });
+            if later {
+                latest.insert(&m.key, m);
+            }
+        }
+        let latest: Vec<&Metric> = latest.into_values().collect();
+        for chunk in latest.chunks(250) {
+            let mut args = Vec::with_capacity(chunk.len() * 5 + 1);
+            for m in chunk {
+                let (value, is_nan) = crate::tracking::stored_value(m.value);
+                args.extend([
+                    Arg::Text(m.key.clone()),
+                    Arg::Real(value),
+                    Arg::Int(is_nan),
+                    Arg::Int(m.timestamp),
+                    Arg::Int(m.step),
+                ]);
+            }
+            args.push(Arg::Int(trial_id));
+            self.push(
+                &format!(
+                    "INSERT INTO latest_metrics (run_pk, key, value, is_nan, timestamp, step) \
+                     SELECT t.run_pk, v.column1, v.column2, v.column3, v.column4, v.column5 \
+                     FROM study_trials t, (VALUES {}) v WHERE t.trial_id = ? \
+                     ON CONFLICT (run_pk, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, \
+                     timestamp = excluded.timestamp, step = excluded.step \
+                     WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND \
+                     (excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = latest_metrics.timestamp AND \
+                     excluded.value >= latest_metrics.value)))",
+                    tuples(Dialect::Sqlite, chunk.len(), 5)
+                ),
+                args,
+            );
+        }
+    }
 }

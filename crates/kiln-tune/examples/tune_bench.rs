@@ -4,6 +4,7 @@
 //!       one JSON line per seed: best value after each trial count
 //!   tune_bench overhead --storage sqlite:///x.db --sampler tpe --function hartmann6 --trials 1100
 //!       ask+tell time per trial (objective excluded) around trial 1000
+//!       (`--storage memory`: the in-process storage, for the sampler's own time)
 //!   tune_bench worker   --storage postgresql://... --study NAME --trials 200 --sleep-ms 100 [--n-jobs 1]
 //!       one distributed worker with a sleeping objective
 //!
@@ -153,7 +154,11 @@ fn overhead(args: &[String]) {
         .enable_all()
         .build()
         .expect("runtime");
-    let storage: Arc<dyn Storage> = Arc::new(kiln_tune::SqlStorage::open_blocking(&rt, &storage_uri).expect("store"));
+    let storage: Arc<dyn Storage> = if storage_uri == "memory" {
+        Arc::new(MemoryStorage::new())
+    } else {
+        Arc::new(kiln_tune::SqlStorage::open_blocking(&rt, &storage_uri).expect("store"))
+    };
     let study = Study::create(storage, opts("overhead", &sampler, 1, space_of(&f))).expect("study");
     let mut per_trial = Vec::with_capacity(trials as usize);
     for _ in 0..trials {

@@ -21,6 +21,11 @@ test('a fresh store shows empty states on every page', async ({ page, consoleGua
   await expect(page.getByText('No registered models yet')).toBeVisible();
   await shoot(page, 'fresh-models');
 
+  await page.getByRole('link', { name: 'Studies' }).click();
+  await expect(page.getByText('No studies yet')).toBeVisible();
+  await expect(page.getByText(/kiln tune --objective-cmd/)).toBeVisible();
+  await shoot(page, 'fresh-studies');
+
   await page.goto(`${server.url}/compare`);
   await expect(page.getByText('No runs selected')).toBeVisible();
   await page.goto(`${server.url}/runs/0123456789abcdef0123456789abcdef`);
@@ -41,4 +46,17 @@ test('the first run logged to a fresh store shows up with its page', async ({ pa
   await expect(page.getByTestId('metrics')).toContainText('loss');
   await page.getByRole('tab', { name: 'Artifacts' }).click();
   await expect(page.getByText('No artifacts')).toBeVisible();
+});
+
+test('a study without trials yet explains how to start one', async ({ page }) => {
+  const r = await fetch(`${server.url}/api/2.0/kiln/studies/create`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: 'fresh-study', space: { x: { float: [0, 1] } } }),
+  });
+  expect(r.ok).toBe(true);
+  await page.goto(`${server.url}/studies`);
+  await expect(page.getByTestId('studies').locator('tr[data-study="fresh-study"] td').nth(2)).toHaveText('0');
+  await page.getByRole('link', { name: 'fresh-study' }).click();
+  await expect(page.getByText('No trials yet')).toBeVisible();
+  await expect(page.getByText('kiln study ask --study fresh-study')).toBeVisible();
 });

@@ -15,6 +15,8 @@ const routes = [
   [/^\/models\/?$/, () => import('./pages/models.js'), () => ({ view: 'list' })],
   [/^\/models\/([^/]+)\/?$/, () => import('./pages/models.js'), (m) => ({ view: 'model', name: m[1] })],
   [/^\/models\/([^/]+)\/versions\/([^/]+)\/?$/, () => import('./pages/models.js'), (m) => ({ view: 'version', name: m[1], version: m[2] })],
+  [/^\/studies\/?$/, () => import('./pages/studies.js'), () => ({})],
+  [/^\/studies\/([^/]+)\/?$/, () => import('./pages/studies.js'), (m) => ({ name: m[1] })],
 ];
 
 const main = document.getElementById('main');
@@ -63,7 +65,7 @@ async function render() {
 }
 
 function setActiveNav(path) {
-  const section = path.startsWith('/models') ? 'models' : 'experiments';
+  const section = path.startsWith('/models') ? 'models' : path.startsWith('/studies') ? 'studies' : 'experiments';
   for (const a of document.querySelectorAll('[data-nav]')) {
     a.classList.toggle('active', a.dataset.nav === section);
     if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');

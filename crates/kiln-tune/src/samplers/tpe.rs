@@ -20,7 +20,7 @@ use crate::error::Result;
 use crate::pareto::{select_best, to_min};
 use crate::rng::Rng;
 use crate::space::{Distribution, SearchSpace};
-use crate::stats::{log_norm_mass_fast, sample_truncnorm};
+use crate::stats::{exp_fast, ln_fast, log_norm_mass_fast, sample_truncnorm};
 use crate::trial::{FrozenTrial, TrialState};
 
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
@@ -48,101 +48,100 @@ impl TpeSampler {
 
     /// Splits the trials that have every one of `names` into (good, bad), or
     /// None while fewer than `n_startup` of them are finished.
-    fn split<'a>(&self, ctx: &'a SampleContext, names: &[&String]) -> Option<(Vec<Obs<'a>>, Vec<Obs<'a>>)> {
-        // `names` and each trial's params are both sorted: one merge walk per trial.
-        let row = |t: &FrozenTrial| -> Option<Vec<f64>> {
-            let mut out = Vec::with_capacity(names.len());
-            let mut it = t.params.iter();
-            for n in names {
-                loop {
-                    let (k, p) = it.next()?;
-                    match k.as_str().cmp(n.as_str()) {
-                        std::cmp::Ordering::Less => continue,
-                        std::cmp::Ordering::Equal => {
-                            out.push(p.internal);
-                            break;
-                        }
-                        std::cmp::Ordering::Greater => return None,
-                    }
-                }
-            }
-            Some(out)
-        };
-        let mut complete: Vec<Obs<'a>> = Vec::new();
-        let mut pruned: Vec<Obs<'a>> = Vec::new();
-        let mut running: Vec<Obs<'a>> = Vec::new();
+    fn split(&self, ctx: &SampleContext, names: &[&String]) -> Option<Split> {
+        let d = names.len();
+        let mut rows: Vec<f64> = Vec::with_capacity(ctx.trials.len() * d);
+        let mut obs: Vec<(&FrozenTrial, Group)> = Vec::with_capacity(ctx.trials.len());
         for t in ctx.trials.iter() {
             if t.number == ctx.number {
                 continue;
             }
-            let bucket = match t.state {
+            let group = match t.state {
                 TrialState::Complete if t.values.as_ref().is_some_and(|v| v.len() == ctx.directions.len()) => {
-                    &mut complete
+                    Group::Complete
                 }
-                TrialState::Pruned => &mut pruned,
-                TrialState::Running if self.constant_liar => &mut running,
+                TrialState::Pruned => Group::Pruned,
+                TrialState::Running if self.constant_liar => Group::Running,
                 _ => continue,
             };
-            if let Some(x) = row(t) {
-                bucket.push(Obs { trial: t, x });
+            if push_row(&mut rows, t, names) {
+                obs.push((&**t, group));
             }
         }
+        let complete: Vec<usize> = (0..obs.len()).filter(|&i| obs[i].1 == Group::Complete).collect();
+        let mut pruned: Vec<usize> = (0..obs.len()).filter(|&i| obs[i].1 == Group::Pruned).collect();
         if complete.len() + pruned.len() < self.n_startup.max(1) {
             return None;
         }
-        // Order complete trials best first.
+        let n_below = gamma(obs.len()).min(complete.len() + pruned.len()).max(1);
+        // The good group: the best complete trials, then pruned ones ranked by
+        // (steps reached, last value). Only the first `n_below` of that ranking
+        // matter, so the complete trials are selected rather than sorted.
+        let mut is_below = vec![false; obs.len()];
+        let from_complete = n_below.min(complete.len());
         if ctx.single_objective() {
-            let d = ctx.directions[0];
-            complete.sort_by_cached_key(|o| {
-                let v = d.to_min(o.trial.value().unwrap_or(f64::NAN));
-                // total order on floats as integers
-                let bits = v.to_bits() as i64;
-                (bits ^ ((((bits >> 63) as u64) >> 1) as i64), o.trial.number)
-            });
+            let d0 = ctx.directions[0];
+            let mut keyed: Vec<((i64, u64), usize)> = complete
+                .iter()
+                .map(|&i| {
+                    let t = obs[i].0;
+                    let v = d0.to_min(t.value().unwrap_or(f64::NAN));
+                    // total order on floats as integers
+                    let bits = v.to_bits() as i64;
+                    ((bits ^ ((((bits >> 63) as u64) >> 1) as i64), t.number), i)
+                })
+                .collect();
+            if from_complete > 0 && from_complete < keyed.len() {
+                keyed.select_nth_unstable(from_complete - 1);
+            }
+            for (_, i) in keyed.iter().take(from_complete) {
+                is_below[*i] = true;
+            }
         } else {
             let pts: Vec<Vec<f64>> = complete
                 .iter()
-                .map(|o| to_min(ctx.directions, o.trial.values.as_deref().unwrap_or(&[])))
+                .map(|&i| to_min(ctx.directions, obs[i].0.values.as_deref().unwrap_or(&[])))
                 .collect();
-            let order = select_best(&pts, pts.len());
-            let mut slots: Vec<Option<Obs<'a>>> = complete.into_iter().map(Some).collect();
-            complete = order.into_iter().filter_map(|i| slots[i].take()).collect();
+            for k in select_best(&pts, pts.len()).into_iter().take(from_complete) {
+                if let Some(&i) = complete.get(k) {
+                    is_below[i] = true;
+                }
+            }
         }
-        let d0 = ctx.directions.first().copied();
-        pruned.sort_by(|a, b| {
-            let (sa, va) = a.trial.last_intermediate().unwrap_or((i64::MIN, f64::INFINITY));
-            let (sb, vb) = b.trial.last_intermediate().unwrap_or((i64::MIN, f64::INFINITY));
-            let (va, vb) = match d0 {
-                Some(d) => (d.to_min(va), d.to_min(vb)),
-                None => (va, vb),
-            };
-            sb.cmp(&sa)
-                .then(va.total_cmp(&vb))
-                .then(a.trial.number.cmp(&b.trial.number))
-        });
-        let n = complete.len() + pruned.len() + running.len();
-        let n_below = gamma(n).min(complete.len() + pruned.len()).max(1);
-        let mut ranked: Vec<Obs<'a>> = complete;
-        ranked.extend(pruned);
-        let mut above: Vec<Obs<'a>> = ranked.split_off(n_below.min(ranked.len()));
-        above.extend(running);
-        let mut below = ranked;
-        below.sort_by_key(|o| o.trial.number);
-        above.sort_by_key(|o| o.trial.number);
-        Some((below, above))
+        if n_below > from_complete {
+            let d0 = ctx.directions.first().copied();
+            pruned.sort_by(|&a, &b| {
+                let (a, b) = (obs[a].0, obs[b].0);
+                let (sa, va) = a.last_intermediate().unwrap_or((i64::MIN, f64::INFINITY));
+                let (sb, vb) = b.last_intermediate().unwrap_or((i64::MIN, f64::INFINITY));
+                let (va, vb) = match d0 {
+                    Some(d) => (d.to_min(va), d.to_min(vb)),
+                    None => (va, vb),
+                };
+                sb.cmp(&sa).then(va.total_cmp(&vb)).then(a.number.cmp(&b.number))
+            });
+            for &i in pruned.iter().take(n_below - from_complete) {
+                is_below[i] = true;
+            }
+        }
+        let (mut below, mut above): (Vec<usize>, Vec<usize>) = (0..obs.len()).partition(|&i| is_below[i]);
+        // Trial-number order (the storages list trials in it, so this is a check).
+        below.sort_by_key(|&i| obs[i].0.number);
+        above.sort_by_key(|&i| obs[i].0.number);
+        Some(Split { d, rows, below, above })
     }
 
     /// Samples `space` jointly (or one parameter) from the split; internal values.
     fn sample_group(
         &self,
         rng: &mut Rng,
-        below: &[Obs],
-        above: &[Obs],
+        split: &Split,
         space: &[(&String, &Distribution)],
         multivariate: bool,
     ) -> Vec<f64> {
-        let l = Parzen::build(below, space, multivariate, self.prior_weight);
-        let g = Parzen::build(above, space, multivariate, self.prior_weight);
+        let l = Parzen::build(split, &split.below, space, multivariate, self.prior_weight);
+        let g = Parzen::build(split, &split.above, space, multivariate, self.prior_weight);
+        let mut scratch = Vec::with_capacity(g.log_weights.len());
         let mut best: Option<(f64, Vec<f64>)> = None;
         for _ in 0..self.n_candidates {
             let t = l.sample(rng);
@@ -157,13 +156,60 @@ impl TpeSampler {
                 .zip(&internal)
                 .map(|((_, d), x)| if d.is_categorical() { *x } else { d.transform(*x) })
                 .collect();
-            let score = l.log_pdf(&snapped) - g.log_pdf(&snapped);
+            let score = l.log_pdf(&snapped, &mut scratch) - g.log_pdf(&snapped, &mut scratch);
             if best.as_ref().is_none_or(|(s, _)| score > *s) {
                 best = Some((score, internal));
             }
         }
         best.map(|(_, x)| x).unwrap_or_default()
     }
+}
+
+/// Which part of the history an observation comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Group {
+    Complete,
+    Pruned,
+    /// Counted as bad (the constant liar).
+    Running,
+}
+
+/// Appends `t`'s internal values of `names` (sorted) to `rows`; false (and
+/// nothing appended) when `t` lacks one of them.
+fn push_row(rows: &mut Vec<f64>, t: &FrozenTrial, names: &[&String]) -> bool {
+    // `names` and each trial's params are both sorted: one merge walk per trial.
+    let start = rows.len();
+    let mut it = t.params.iter();
+    for n in names {
+        let found = loop {
+            let Some((k, p)) = it.next() else {
+                break None;
+            };
+            match k.as_str().cmp(n.as_str()) {
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Equal => break Some(p.internal),
+                std::cmp::Ordering::Greater => break None,
+            }
+        };
+        match found {
+            Some(x) => rows.push(x),
+            None => {
+                rows.truncate(start);
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// The observations of a split: their internal values (row-major, `d` per
+/// row) and the rows of the good (`below`) and bad (`above`) groups, each in
+/// trial-number order.
+struct Split {
+    d: usize,
+    rows: Vec<f64>,
+    below: Vec<usize>,
+    above: Vec<usize>,
 }
 
 /// Size of the good group.
@@ -201,14 +247,17 @@ enum Kernel {
         lo: f64,
         hi: f64,
     },
-    /// Per component, log probabilities of each choice.
-    Cat { log_probs: Vec<Vec<f64>> },
-}
-
-/// A trial's internal values over the sampled parameters.
-struct Obs<'a> {
-    trial: &'a FrozenTrial,
-    x: Vec<f64>,
+    /// Smoothed one-hot kernels: each component puts `log_hit` on its own
+    /// choice and `log_miss` on the others; the prior component (the last)
+    /// puts `log_flat` on every choice.
+    Cat {
+        /// The choice of each component (the prior's entry is unused).
+        choice: Vec<usize>,
+        k: usize,
+        log_hit: f64,
+        log_miss: f64,
+        log_flat: f64,
+    },
 }
 
 struct Parzen {
@@ -218,74 +267,71 @@ struct Parzen {
 }
 
 impl Parzen {
-    fn build(obs: &[Obs], space: &[(&String, &Distribution)], multivariate: bool, prior_weight: f64) -> Parzen {
-        let n = obs.len();
+    /// The mixture over the rows `group` of `split` (plus the prior component).
+    fn build(
+        split: &Split,
+        group: &[usize],
+        space: &[(&String, &Distribution)],
+        multivariate: bool,
+        prior_weight: f64,
+    ) -> Parzen {
+        let n = group.len();
         let mut weights = age_weights(n);
         weights.push(prior_weight);
         let total: f64 = weights.iter().sum();
         let weights: Vec<f64> = weights.iter().map(|w| w / total).collect();
-        let log_weights = weights.iter().map(|w| w.max(1e-300).ln()).collect();
+        let log_weights = weights.iter().map(|w| ln_fast(w.max(1e-300))).collect();
         let d = space.len();
+        let column = |j: usize| group.iter().map(move |&i| split.rows[i * split.d + j]);
         let kernels = space
             .iter()
             .enumerate()
-            .map(|(j, (_, dist))| {
-                let xs: Vec<f64> = obs.iter().map(|o| o.x[j]).collect();
-                match dist {
-                    Distribution::Categorical { choices } => {
-                        let k = choices.len().max(1);
-                        let mut log_probs = Vec::with_capacity(n + 1);
-                        for x in &xs {
-                            let c = (x.round().max(0.0) as usize).min(k - 1);
-                            let base = prior_weight / k as f64;
-                            let z = 1.0 + prior_weight;
-                            log_probs.push(
-                                (0..k)
-                                    .map(|j| ((base + if j == c { 1.0 } else { 0.0 }) / z).ln())
-                                    .collect(),
-                            );
-                        }
-                        log_probs.push(vec![(1.0 / k as f64).ln(); k]);
-                        Kernel::Cat { log_probs }
+            .map(|(j, (_, dist))| match dist {
+                Distribution::Categorical { choices } => {
+                    let k = choices.len().max(1);
+                    let base = prior_weight / k as f64;
+                    let z = 1.0 + prior_weight;
+                    let mut choice: Vec<usize> = column(j).map(|x| (x.round().max(0.0) as usize).min(k - 1)).collect();
+                    choice.push(0);
+                    Kernel::Cat {
+                        choice,
+                        k,
+                        log_hit: ((base + 1.0) / z).ln(),
+                        log_miss: ((base + 0.0) / z).ln(),
+                        log_flat: (1.0 / k as f64).ln(),
                     }
-                    _ => {
-                        let (lo, hi) = dist.transformed_bounds();
-                        let range = (hi - lo).max(1e-12);
-                        let mut mus: Vec<f64> = xs.iter().map(|x| dist.transform(*x)).collect();
-                        let prior_mu = (lo + hi) / 2.0;
-                        mus.push(prior_mu);
-                        let m = mus.len();
-                        let mut sigmas = if multivariate {
-                            vec![0.2 * (n.max(1) as f64).powf(-1.0 / (d as f64 + 4.0)) * range; m]
-                        } else {
-                            neighbour_sigmas(&mus, lo, hi)
-                        };
-                        let min_sigma = range / (100f64).min(1.0 + m as f64);
-                        for s in &mut sigmas {
-                            *s = s.clamp(min_sigma, range);
-                        }
-                        if let Some(last) = sigmas.last_mut() {
-                            *last = range;
-                        }
-                        let mut last_sigma = (f64::NAN, 0.0);
-                        let log_consts = mus
-                            .iter()
-                            .zip(&sigmas)
-                            .map(|(mu, s)| {
-                                if last_sigma.0 != *s {
-                                    last_sigma = (*s, s.ln());
-                                }
-                                -last_sigma.1 - log_norm_mass_fast((lo - mu) / s, (hi - mu) / s) - LN_SQRT_2PI
-                            })
-                            .collect();
-                        Kernel::Num {
-                            inv_sigmas: sigmas.iter().map(|s| 1.0 / s).collect(),
-                            mus,
-                            sigmas,
-                            log_consts,
-                            lo,
-                            hi,
-                        }
+                }
+                _ => {
+                    let (lo, hi) = dist.transformed_bounds();
+                    let range = (hi - lo).max(1e-12);
+                    let mut mus: Vec<f64> = Vec::with_capacity(n + 1);
+                    mus.extend(column(j).map(|x| dist.transform(x)));
+                    mus.push((lo + hi) / 2.0);
+                    let m = mus.len();
+                    let mut sigmas = if multivariate {
+                        vec![0.2 * (n.max(1) as f64).powf(-1.0 / (d as f64 + 4.0)) * range; m]
+                    } else {
+                        neighbour_sigmas(&mus, lo, hi)
+                    };
+                    let min_sigma = range / (100f64).min(1.0 + m as f64);
+                    for s in &mut sigmas {
+                        *s = s.clamp(min_sigma, range);
+                    }
+                    if let Some(last) = sigmas.last_mut() {
+                        *last = range;
+                    }
+                    let log_consts = mus
+                        .iter()
+                        .zip(&sigmas)
+                        .map(|(mu, s)| -ln_fast(*s) - log_norm_mass_fast((lo - mu) / s, (hi - mu) / s) - LN_SQRT_2PI)
+                        .collect();
+                    Kernel::Num {
+                        inv_sigmas: sigmas.iter().map(|s| 1.0 / s).collect(),
+                        mus,
+                        sigmas,
+                        log_consts,
+                        lo,
+                        hi,
                     }
                 }
             })
@@ -300,24 +346,38 @@ impl Parzen {
     /// A draw (transformed numeric values, categorical indices).
     fn sample(&self, rng: &mut Rng) -> Vec<f64> {
         let c = rng.weighted(&self.weights);
+        let prior = c + 1 == self.weights.len();
         self.kernels
             .iter()
             .map(|k| match k {
                 Kernel::Num {
                     mus, sigmas, lo, hi, ..
                 } => sample_truncnorm(rng, mus[c], sigmas[c], *lo, *hi),
-                Kernel::Cat { log_probs } => {
-                    let p: Vec<f64> = log_probs[c].iter().map(|l| l.exp()).collect();
+                Kernel::Cat {
+                    choice,
+                    k,
+                    log_hit,
+                    log_miss,
+                    log_flat,
+                } => {
+                    let p: Vec<f64> = (0..*k)
+                        .map(|j| match (prior, j == choice[c]) {
+                            (true, _) => log_flat.exp(),
+                            (false, true) => log_hit.exp(),
+                            (false, false) => log_miss.exp(),
+                        })
+                        .collect();
                     rng.weighted(&p) as f64
                 }
             })
             .collect()
     }
 
-    /// Log density of the mixture at `x`.
-    fn log_pdf(&self, x: &[f64]) -> f64 {
-        let m = self.log_weights.len();
-        let mut acc = self.log_weights.clone();
+    /// Log density of the mixture at `x`; `acc` is scratch space.
+    fn log_pdf(&self, x: &[f64], acc: &mut Vec<f64>) -> f64 {
+        acc.clear();
+        acc.extend_from_slice(&self.log_weights);
+        let m = acc.len();
         for (k, &xv) in self.kernels.iter().zip(x) {
             match k {
                 Kernel::Num {
@@ -326,31 +386,80 @@ impl Parzen {
                     log_consts,
                     ..
                 } => {
-                    for c in 0..m {
-                        let z = (xv - mus[c]) * inv_sigmas[c];
-                        acc[c] += -0.5 * z * z + log_consts[c];
+                    for (((a, mu), inv), lc) in acc
+                        .iter_mut()
+                        .zip(&mus[..m])
+                        .zip(&inv_sigmas[..m])
+                        .zip(&log_consts[..m])
+                    {
+                        let z = (xv - mu) * inv;
+                        *a += -0.5 * z * z + lc;
                     }
                 }
-                Kernel::Cat { log_probs } => {
+                Kernel::Cat {
+                    choice,
+                    k,
+                    log_hit,
+                    log_miss,
+                    log_flat,
+                } => {
                     let j = xv.round().max(0.0) as usize;
-                    for c in 0..m {
-                        acc[c] += log_probs[c].get(j).copied().unwrap_or(f64::NEG_INFINITY);
+                    if j >= *k {
+                        for a in acc.iter_mut() {
+                            *a += f64::NEG_INFINITY;
+                        }
+                        continue;
                     }
+                    // The last component is the prior.
+                    let n = m - 1;
+                    for (a, c) in acc[..n].iter_mut().zip(&choice[..n]) {
+                        *a += if *c == j { *log_hit } else { *log_miss };
+                    }
+                    acc[n] += *log_flat;
                 }
             }
         }
-        let mx = acc.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let mx = max_of(acc);
         if !mx.is_finite() {
             return mx;
         }
-        // Terms below exp(-40) of the largest do not change the sum.
-        mx + acc
-            .iter()
-            .filter(|a| **a - mx > -40.0)
-            .map(|a| (a - mx).exp())
-            .sum::<f64>()
-            .ln()
+        mx + ln_fast(sum_exp_from(acc, mx))
     }
+}
+
+/// The largest value (NaN ignored; -inf when empty), four lanes at a time.
+fn max_of(v: &[f64]) -> f64 {
+    let mut lanes = [f64::NEG_INFINITY; 4];
+    let chunks = v.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, x) in lanes.iter_mut().zip(c) {
+            *l = l.max(*x);
+        }
+    }
+    rest.iter()
+        .fold(lanes[0].max(lanes[1]).max(lanes[2].max(lanes[3])), |m, x| m.max(*x))
+}
+
+/// Sum of exp(a - mx) over `v` (overwritten with the terms). Terms below
+/// exp(-40) do not change a sum that holds exp(0), and are left out (as are
+/// NaN and -inf). The terms are added in four lanes, a fixed order, so the
+/// same bits come out everywhere.
+fn sum_exp_from(v: &mut [f64], mx: f64) -> f64 {
+    for a in v.iter_mut() {
+        let z = *a - mx;
+        *a = if z > -40.0 { exp_fast(z) } else { 0.0 };
+    }
+    let mut lanes = [0.0; 4];
+    let chunks = v.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, x) in lanes.iter_mut().zip(c) {
+            *l += *x;
+        }
+    }
+    rest.iter()
+        .fold((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]), |s, x| s + x)
 }
 
 /// Univariate bandwidths: the larger gap to a neighbour (the end points use their one inner gap).
@@ -394,12 +503,12 @@ impl Sampler for TpeSampler {
             return Ok(Relative::default());
         }
         let names: Vec<&String> = space.keys().collect();
-        let Some((below, above)) = self.split(ctx, &names) else {
+        let Some(split) = self.split(ctx, &names) else {
             return Ok(Relative::default());
         };
         let group: Vec<(&String, &Distribution)> = space.iter().collect();
         let mut rng = ctx.rng("tpe-relative");
-        let x = self.sample_group(&mut rng, &below, &above, &group, true);
+        let x = self.sample_group(&mut rng, &split, &group, true);
         Ok(Relative {
             params: names.into_iter().cloned().zip(x).collect(),
             attrs: BTreeMap::new(),
@@ -415,10 +524,10 @@ impl Sampler for TpeSampler {
     ) -> Result<f64> {
         let key = name.to_string();
         let mut rng = ctx.rng(name);
-        let Some((below, above)) = self.split(ctx, &[&key]) else {
+        let Some(split) = self.split(ctx, &[&key]) else {
             return Ok(sample_uniform(&mut rng, dist));
         };
-        let x = self.sample_group(&mut rng, &below, &above, &[(&key, dist)], false);
+        let x = self.sample_group(&mut rng, &split, &[(&key, dist)], false);
         Ok(x.first().copied().unwrap_or_else(|| sample_uniform(&mut rng, dist)))
     }
 }

@@ -1,7 +1,7 @@
 // A canvas line chart for metric histories: several series, hover values,
 // drag-to-zoom on x (double-click or Escape resets), keyboard zoom and pan
 // (+ / - / arrows / 0), log-scale y and EMA smoothing (the raw line stays
-// faintly behind the smoothed one). Drawing is proportional to the points in
+// faintly behind the smoothed one); series can also be points only or a step line. Drawing is proportional to the points in
 // view; the server already sends histories downsampled to about the chart width.
 
 import { h, mount, rafThrottle } from '../dom.js';
@@ -14,7 +14,8 @@ let firstChartMarked = false;
 export class LineChart {
   /**
    * `opts`: `{ label, xFormat(v) -> string, onZoom([x0, x1]), onReset() }`.
-   * Series: `{ label, color, xs, ys }` with xs sorted ascending.
+   * Series: `{ label, color, xs, ys }` with xs sorted ascending; `style: 'dots'` draws
+   * points only (`radius`), `step: true` a step line (each value held until the next x).
    */
   constructor(container, opts = {}) {
     this.opts = opts;
@@ -181,13 +182,17 @@ export class LineChart {
       const a = Math.max(0, lowerBound(s.xs, d.x0) - 1);
       const b = Math.min(s.xs.length, lowerBound(s.xs, d.x1) + 1);
       const few = b - a <= 60;
-      if (this.smoothing > 0) {
+      if (s.style === 'dots') {
+        this.dots(ctx, s.xs, s.ys, a, b, sx, sy, s.color, s.radius || 3);
+      } else if (s.step) {
+        this.line(ctx, s.xs, s.ys, a, b, sx, sy, s.color, 1, 1.8, true);
+      } else if (this.smoothing > 0) {
         this.line(ctx, s.xs, s.ys, a, b, sx, sy, s.color, 0.25, 1);
         this.line(ctx, s.xs, s.smoothed, a, b, sx, sy, s.color, 1, 1.8);
       } else {
         this.line(ctx, s.xs, s.ys, a, b, sx, sy, s.color, 1, 1.6);
       }
-      if (few) this.dots(ctx, s.xs, this.smoothing > 0 ? s.smoothed : s.ys, a, b, sx, sy, s.color);
+      if (few && s.style !== 'dots' && !s.step) this.dots(ctx, s.xs, this.smoothing > 0 ? s.smoothed : s.ys, a, b, sx, sy, s.color);
     }
     ctx.restore();
 
@@ -209,30 +214,36 @@ export class LineChart {
     }
   }
 
-  line(ctx, xs, ys, a, b, sx, sy, color, alpha, width) {
+  /** A polyline; with `step`, horizontal then vertical (a value held until the next point). */
+  line(ctx, xs, ys, a, b, sx, sy, color, alpha, width, step = false) {
     ctx.strokeStyle = color;
     ctx.globalAlpha = alpha;
     ctx.lineWidth = width;
     ctx.lineJoin = 'round';
     ctx.beginPath();
     let pen = false;
+    let lastY = 0;
     for (let i = a; i < b; i++) {
       const y = sy(ys[i]);
       if (!Number.isFinite(y)) { pen = false; continue; }
       const x = sx(xs[i]);
-      if (pen) ctx.lineTo(x, y); else { ctx.moveTo(x, y); pen = true; }
+      if (pen) {
+        if (step) ctx.lineTo(x, lastY);
+        ctx.lineTo(x, y);
+      } else { ctx.moveTo(x, y); pen = true; }
+      lastY = y;
     }
     ctx.stroke();
     ctx.globalAlpha = 1;
   }
 
-  dots(ctx, xs, ys, a, b, sx, sy, color) {
+  dots(ctx, xs, ys, a, b, sx, sy, color, radius = 2.5) {
     ctx.fillStyle = color;
     for (let i = a; i < b; i++) {
       const y = sy(ys[i]);
       if (!Number.isFinite(y)) continue;
       ctx.beginPath();
-      ctx.arc(sx(xs[i]), y, 2.5, 0, Math.PI * 2);
+      ctx.arc(sx(xs[i]), y, radius, 0, Math.PI * 2);
       ctx.fill();
     }
   }

@@ -36,8 +36,9 @@ export function parallelCoordinates(container, { axes, runs, onOpen }) {
   }
   const step = (width - m.l - m.r) / (axes.length - 1);
   const doms = axes.map((a) => axisDomain(a.values));
+  const missing = (v) => v === null || v === undefined || v === '';
   const ys = doms.map((d) => (d.numeric
-    ? scale(d.min, d.max, height - m.b, m.t)
+    ? ((f) => (v) => (missing(v) ? NaN : f(Number(v))))(scale(d.min, d.max, height - m.b, m.t))
     : (v) => {
       const i = d.categories.indexOf(String(v));
       return i < 0 ? NaN : height - m.b - (d.categories.length === 1 ? 0.5 : i / (d.categories.length - 1)) * (height - m.t - m.b);

@@ -21,14 +21,18 @@ function axis(d, r0, r1) {
   return { f, ticks: d.categories.slice(0, 30).map((c) => [c, c.length > 12 ? `${c.slice(0, 11)}…` : c]) };
 }
 
-/** `points`: `[{ x, y, label, color, run }]`. */
-export function scatterPlot(container, { points, xLabel, yLabel, onOpen }) {
+/**
+ * `points`: `[{ x, y, label, color, run, cls }]` (`cls`: an extra class of the point);
+ * `lines`: optional `[{ points: [{ x, y }], color, label }]` drawn under the points
+ * (numeric axes only), e.g. a Pareto front; `noun`: what a point is (`run`, `trial`).
+ */
+export function scatterPlot(container, { points, xLabel, yLabel, onOpen, lines = [], noun = 'run' }) {
   const width = Math.max(420, container.clientWidth || 700);
   const height = 360;
   const m = { l: 64, r: 16, t: 14, b: 44 };
   const usable = points.filter((p) => p.x !== null && p.x !== undefined && p.x !== '' && p.y !== null && p.y !== undefined && p.y !== '');
   if (!usable.length) {
-    mount(container, h('p.muted', `No run has both ${xLabel} and ${yLabel}.`));
+    mount(container, h('p.muted', `No ${noun} has both ${xLabel} and ${yLabel}.`));
     return;
   }
   const dx = axisDomain(usable.map((p) => p.x));
@@ -36,7 +40,7 @@ export function scatterPlot(container, { points, xLabel, yLabel, onOpen }) {
   const ax = axis(dx, m.l, width - m.r);
   const ay = axis(dy, height - m.b, m.t);
   const tip = h('div.tip', { hidden: true });
-  const root = svg('svg', { class: 'plot', viewBox: `0 0 ${width} ${height}`, height, role: 'img', 'aria-label': `Scatter of ${yLabel} against ${xLabel} for ${usable.length} runs` });
+  const root = svg('svg', { class: 'plot', viewBox: `0 0 ${width} ${height}`, height, role: 'img', 'aria-label': `Scatter of ${yLabel} against ${xLabel} for ${usable.length} ${noun}s` });
   const grid = svg('g', { class: 'grid' });
   const axes = svg('g', { class: 'axis' });
   for (const [v, label] of ax.ticks) {
@@ -55,12 +59,22 @@ export function scatterPlot(container, { points, xLabel, yLabel, onOpen }) {
   axes.appendChild(svg('text', { class: 'axis-title', x: (m.l + width - m.r) / 2, y: height - 6, 'text-anchor': 'middle' }, xLabel));
   axes.appendChild(svg('text', { class: 'axis-title', x: 14, y: (m.t + height - m.b) / 2, 'text-anchor': 'middle', transform: `rotate(-90 14 ${(m.t + height - m.b) / 2})` }, yLabel));
   root.append(grid, axes);
+  if (dx.numeric && dy.numeric) {
+    for (const l of lines) {
+      const d = l.points
+        .map((p) => [ax.f(Number(p.x)), ay.f(Number(p.y))])
+        .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y))
+        .map(([x, y], i) => `${i ? 'L' : 'M'}${x.toFixed(1)},${y.toFixed(1)}`)
+        .join('');
+      if (d) root.appendChild(svg('path', { class: 'sc-line', d, stroke: l.color, fill: 'none', 'aria-label': l.label }));
+    }
+  }
   const fmt = (v) => (typeof v === 'number' ? fmtNum(v) : String(v));
   for (const p of usable) {
     const cx = ax.f(dx.numeric ? Number(p.x) : p.x);
     const cy = ay.f(dy.numeric ? Number(p.y) : p.y);
     if (!Number.isFinite(cx) || !Number.isFinite(cy)) continue;
-    const c = svg('circle', { class: 'pt', cx, cy, r: 6, fill: p.color, tabindex: '0', 'data-run': p.run.id, 'aria-label': `${p.label}: ${xLabel} ${fmt(p.x)}, ${yLabel} ${fmt(p.y)}` });
+    const c = svg('circle', { class: p.cls ? `pt ${p.cls}` : 'pt', cx, cy, r: 6, fill: p.color, tabindex: '0', 'data-run': p.run.id, 'aria-label': `${p.label}: ${xLabel} ${fmt(p.x)}, ${yLabel} ${fmt(p.y)}` });
     const show = () => {
       mount(tip, h('strong', p.label), h('div', `${xLabel}: ${fmt(p.x)}`), h('div', `${yLabel}: ${fmt(p.y)}`));
       tip.hidden = false;

@@ -240,6 +240,15 @@ export async function render(root, { id }, query) {
         h('a', { href: `/models/${encodeURIComponent(v.name)}/versions/${encodeURIComponent(v.version)}` }, `${v.name} v${v.version}`), ' ',
         stageBadge(v.current_stage), (v.aliases || []).map((a) => h('span.chip.alias', `@${a}`))))));
     }
+    const studyName = tagValue(run, 'kiln.study');
+    if (studyName) {
+      const n = tagValue(run, 'kiln.trial_number');
+      const st = tagValue(run, 'kiln.trial_state');
+      parts.unshift(h('h3', 'Study'), h('p', { 'data-testid': 'study-link' },
+        h('a', { href: `/studies/${encodeURIComponent(studyName)}` }, studyName),
+        n !== '' ? ` · trial #${n}` : ' · the study’s own run',
+        st ? [' ', h(`span.status.${st}`, st)] : null));
+    }
     if (!parts.length) parts.push(h('p.muted', 'No parent, children, logged models or registered versions.'));
     mount(lineageBox, parts);
   }
