@@ -37,10 +37,10 @@ def generate(path: Path, rows: int, features: int, seed: int) -> None:
     pacsv.write_csv(pa.table(cols), str(path))
 
 
-def run_measured(cmd, env=None):
+def run_measured(cmd, env=None, cwd=None):
     t = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
         _, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t
         p.returncode = os.waitstatus_to_exitcode(status)
@@ -108,7 +108,8 @@ def kiln_once(kiln: str, data: Path, work: Path):
 
 def python_once(py: str, data: Path, work: Path):
     env = dict(os.environ, MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false", GIT_PYTHON_REFRESH="quiet")
-    wall, rss, out = run_measured([py, str(HERE / "baseline.py"), str(data), f"sqlite:///{work}/mlflow.db"], env)
+    wall, rss, out = run_measured([py, str(HERE / "baseline.py"), str(data), f"sqlite:///{work}/mlflow.db"], env,
+                                  cwd=work)  # mlflow puts logged models under ./mlruns
     rep = json.loads(out.strip().splitlines()[-1])
     rep["stages"]["total"] = wall
     return wall, rss, rep["test_auc"], rep["stages"]
@@ -124,7 +125,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--json-out")
     a = ap.parse_args()
-    data_dir = Path(a.data_dir)
+    data_dir = Path(a.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     data = data_dir / f"train_{a.rows}x{a.features}.csv"
     if not data.exists():

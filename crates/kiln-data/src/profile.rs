@@ -477,7 +477,7 @@ fn profile_column(
                 p.min_text = min_at.map(|(_, i)| value_text(array.as_ref(), i));
                 p.max_text = max_at.map(|(_, i)| value_text(array.as_ref(), i));
             }
-            values.sort_unstable_by(f64::total_cmp);
+            sort_total(&mut values);
             p.distinct = count_runs(&values);
             let hist_ref = reference.and_then(|r| r.numeric.as_ref()).map(|n| &n.histogram);
             p.numeric = numeric_stats(&values, opts.bins, hist_ref);
@@ -536,6 +536,57 @@ fn profile_column(
         }
     }
     Ok(p)
+}
+
+/// Sorts `values` in `f64::total_cmp` order: an LSD radix sort on the
+/// order-preserving integer image of the bits (the one `total_cmp` compares),
+/// 8 bits per pass, skipping the passes where every key has the same digit.
+/// Several times faster than a comparison sort on the million-value columns
+/// a profile sorts; small inputs use the comparison sort.
+fn sort_total(values: &mut [f64]) {
+    let n = values.len();
+    if n < 2048 {
+        values.sort_unstable_by(f64::total_cmp);
+        return;
+    }
+    const SIGN: u64 = 1 << 63;
+    let key = |x: f64| {
+        let b = x.to_bits();
+        if b & SIGN != 0 {
+            !b
+        } else {
+            b | SIGN
+        }
+    };
+    let mut a: Vec<u64> = values.iter().map(|&x| key(x)).collect();
+    let mut counts = vec![[0usize; 256]; 8];
+    for &k in &a {
+        for (pass, c) in counts.iter_mut().enumerate() {
+            c[((k >> (pass * 8)) & 0xff) as usize] += 1;
+        }
+    }
+    let mut b = vec![0u64; n];
+    for (pass, c) in counts.iter().enumerate() {
+        if c.iter().any(|&x| x == n) {
+            continue;
+        }
+        let mut offsets = [0usize; 256];
+        let mut sum = 0;
+        for (o, &x) in offsets.iter_mut().zip(c) {
+            *o = sum;
+            sum += x;
+        }
+        let shift = pass * 8;
+        for &k in &a {
+            let d = ((k >> shift) & 0xff) as usize;
+            b[offsets[d]] = k;
+            offsets[d] += 1;
+        }
+        std::mem::swap(&mut a, &mut b);
+    }
+    for (v, k) in values.iter_mut().zip(&a) {
+        *v = f64::from_bits(if k & SIGN != 0 { k & !SIGN } else { !k });
+    }
 }
 
 /// Distinct values of a sorted slice.
@@ -883,6 +934,36 @@ fn categorical_psi(a: &ColumnProfile, b: &ColumnProfile) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn radix_sort_matches_total_cmp() {
+        let mut rng = crate::rng::Rng::new(7);
+        for n in [0usize, 1, 5, 2047, 2048, 10_000] {
+            let mut v: Vec<f64> = (0..n)
+                .map(|i| match i % 11 {
+                    0 => -0.0,
+                    1 => 0.0,
+                    2 => f64::INFINITY,
+                    3 => f64::NEG_INFINITY,
+                    4 => 5e-324,
+                    5 => -5e-324,
+                    6 => 3.0,
+                    _ => (rng.uniform() - 0.5) * 10f64.powi((i % 40) as i32 - 20),
+                })
+                .collect();
+            let mut want = v.clone();
+            want.sort_by(f64::total_cmp);
+            sort_total(&mut v);
+            let bits = |x: &[f64]| x.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&v), bits(&want), "n = {n}");
+        }
+        // All keys equal in every byte but one: the skipped passes still sort.
+        let mut v: Vec<f64> = (0..5000)
+            .map(|i| f64::from_bits(0x4000_0000_0000_0000 | ((4999 - i) as u64)))
+            .collect();
+        sort_total(&mut v);
+        assert!(v.windows(2).all(|w| w[0] < w[1]));
+    }
 
     #[test]
     fn quantiles_interpolate_like_numpy() {

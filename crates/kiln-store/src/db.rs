@@ -96,6 +96,9 @@ impl Db {
             .max_connections(max)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            // A ping before each acquire is a round trip to SQLite's worker
+            // thread for a local file that cannot have dropped the connection.
+            .test_before_acquire(!is_sqlite)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if is_sqlite {

@@ -1299,9 +1299,10 @@ fn log_plots(
         ctx.tracker
             .log_artifact(run_id, "metrics/confusion_matrix.json", json.to_string().into_bytes())?;
     }
-    // Mean |SHAP| per feature on (up to 2,000) test rows, for models that have them.
+    // Mean |SHAP| per feature on (up to 500) evenly spaced test rows, for models
+    // that have them (TreeSHAP costs ~0.7 ms per row for 200 trees of 31 leaves).
     let sample: Vec<usize> = (0..x_test.n_rows())
-        .step_by(x_test.n_rows().div_ceil(2000).max(1))
+        .step_by(x_test.n_rows().div_ceil(500).max(1))
         .collect();
     if !sample.is_empty() {
         if let Some(Ok(c)) = model.contributions(&x_test.take_rows(&sample)) {
