@@ -567,7 +567,7 @@ fn sort_total(values: &mut [f64]) {
     }
     let mut b = vec![0u64; n];
     for (pass, c) in counts.iter().enumerate() {
-        if c.iter().any(|&x| x == n) {
+        if c.contains(&n) {
             continue;
         }
         let mut offsets = [0usize; 256];
